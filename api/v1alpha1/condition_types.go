@@ -1,0 +1,61 @@
+package v1alpha1
+
+// Condition types set on a VerificationPolicy, in addition to the kstatus
+// conditions Ready, Reconciling and Stalled (fluxcd/pkg/apis/meta).
+const (
+	// SecretsSyncedCondition reports whether every targeted namespace holds
+	// the Secret rendered from the current spec.
+	SecretsSyncedCondition = "SecretsSynced"
+
+	// ArtifactsVerifiedCondition reports whether every governed
+	// OCIRepository verifies against the current trust configuration.
+	ArtifactsVerifiedCondition = "ArtifactsVerified"
+)
+
+// Condition reasons. They are part of the API: users write alerts on them.
+const (
+	// ReasonSucceeded means the step completed for every namespace.
+	ReasonSucceeded = "Succeeded"
+	// ReasonProgressing means work is in flight.
+	ReasonProgressing = "Progressing"
+	// ReasonSuspended means spec.suspend is true; nothing is written.
+	ReasonSuspended = "Suspended"
+
+	// ReasonInvalidCertificate means a certificate source holds something
+	// that is not a usable PEM certificate.
+	ReasonInvalidCertificate = "InvalidCertificate"
+	// ReasonPrivateKeyRejected means a certificate source holds private key
+	// material. The content is never echoed.
+	ReasonPrivateKeyRejected = "PrivateKeyRejected"
+	// ReasonInvalidTrustPolicy means the rendered trust policy fails
+	// notation-go's own validation.
+	ReasonInvalidTrustPolicy = "InvalidTrustPolicy"
+	// ReasonDuplicateKey means two certificates would share a Secret key.
+	ReasonDuplicateKey = "DuplicateKey"
+	// ReasonSecretTooLarge means the rendered data exceeds the Secret size limit.
+	ReasonSecretTooLarge = "SecretTooLarge"
+	// ReasonSourceNotFound means a referenced Secret or ConfigMap does not
+	// exist in the trust namespace.
+	ReasonSourceNotFound = "SourceNotFound"
+	// ReasonSourceKeyNotFound means a referenced Secret or ConfigMap lacks
+	// the referenced key.
+	ReasonSourceKeyNotFound = "SourceKeyNotFound"
+	// ReasonInvalidSpec means the spec holds something the API server could
+	// not reject by itself (for example an unparsable label selector).
+	ReasonInvalidSpec = "InvalidSpec"
+
+	// ReasonSyncFailed means at least one namespace could not be written.
+	ReasonSyncFailed = "SyncFailed"
+	// ReasonSecretConflict means a Secret we do not own is in the way in at
+	// least one namespace.
+	ReasonSecretConflict = "SecretConflict"
+	// ReasonNoTargetNamespaces means no existing namespace is targeted.
+	ReasonNoTargetNamespaces = "NoTargetNamespaces"
+
+	// ReasonTerminating means the namespace is being deleted; it is skipped.
+	ReasonTerminating = "NamespaceTerminating"
+	// ReasonNamespaceNotFound means a namespace listed by name does not exist.
+	ReasonNamespaceNotFound = "NamespaceNotFound"
+	// ReasonWriteFailed means the API server refused a write to a namespace.
+	ReasonWriteFailed = "WriteFailed"
+)
