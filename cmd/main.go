@@ -1,0 +1,205 @@
+// Command manager runs verification-operator's controllers.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
+
+	"github.com/fluxcd/pkg/runtime/client"
+	"github.com/fluxcd/pkg/runtime/logger"
+	"github.com/fluxcd/pkg/runtime/pprof"
+	flag "github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers"
+)
+
+// Set at build time with -ldflags -X.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+const defaultTrustNamespace = "verification-operator-system"
+
+type options struct {
+	metricsAddr, probeAddr string
+	secureMetrics          bool
+	enablePprof            bool
+	leaderElect            bool
+	leaseDuration          time.Duration
+	renewDeadline          time.Duration
+	retryPeriod            time.Duration
+	trustNamespace         string
+	concurrency            int
+	writeConcurrency       int
+	conflictRetry          time.Duration
+	printVersion           bool
+	kubeconfig             string
+	logOptions             logger.Options
+	clientOptions          client.Options
+}
+
+func parseFlags(args []string, output io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443",
+		"Address the metrics endpoint binds to; \"0\" disables it.")
+	fs.BoolVar(&o.secureMetrics, "metrics-secure", true,
+		"Serve metrics over HTTPS, authenticated and authorized with the API server's TokenReview and SubjectAccessReview.")
+	fs.BoolVar(&o.enablePprof, "enable-pprof", false,
+		"Serve /debug/pprof on the metrics endpoint.")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081",
+		"Address the /healthz and /readyz probes bind to.")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false,
+		"Elect a leader so that only one replica writes.")
+	fs.DurationVar(&o.leaseDuration, "leader-election-lease-duration", 35*time.Second,
+		"How long non-leaders wait before taking over an unrenewed lease.")
+	fs.DurationVar(&o.renewDeadline, "leader-election-renew-deadline", 30*time.Second,
+		"How long the leader retries renewing before giving up leadership.")
+	fs.DurationVar(&o.retryPeriod, "leader-election-retry-period", 5*time.Second,
+		"How long clients wait between leader election attempts.")
+	fs.StringVar(&o.trustNamespace, "trust-namespace", envOr("POD_NAMESPACE", defaultTrustNamespace),
+		"The only namespace certificate source Secrets and ConfigMaps are read from (default: $POD_NAMESPACE, else "+defaultTrustNamespace+").")
+	fs.IntVar(&o.concurrency, "concurrency", 4,
+		"VerificationPolicies reconciled in parallel.")
+	fs.IntVar(&o.writeConcurrency, "write-concurrency", 16,
+		"Parallel Secret writes per VerificationPolicy; bounded by --kube-api-qps/--kube-api-burst as well.")
+	fs.DurationVar(&o.conflictRetry, "conflict-retry-interval", 2*time.Minute,
+		"How often namespaces with an unowned Secret in the way are retried.")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "",
+		"Path to a kubeconfig; default: $KUBECONFIG, the in-cluster config, then ~/.kube/config.")
+	fs.BoolVar(&o.printVersion, "version", false, "Print the version and exit.")
+	o.logOptions.BindFlags(fs)
+	o.clientOptions.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if o.trustNamespace == "" {
+		return nil, fmt.Errorf("--trust-namespace must not be empty")
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if err == flag.ErrHelp {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	if o.printVersion {
+		fmt.Printf("verification-operator %s (%s)\n", version, commit)
+		return
+	}
+	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+		ctrl.Log.Error(err, "manager exited with an error")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o *options) error {
+	ctrl.SetLogger(logger.NewLogger(o.logOptions))
+	setupLog := ctrl.Log.WithName("setup")
+	setupLog.Info("starting verification-operator", "version", version, "commit", commit, "trustNamespace", o.trustNamespace)
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+
+	restConfig, err := loadRESTConfig(o)
+	if err != nil {
+		return err
+	}
+	metricsOpts := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.secureMetrics}
+	if o.secureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	if o.enablePprof {
+		metricsOpts.ExtraHandlers = pprof.GetHandlers()
+	}
+
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsOpts,
+		HealthProbeBindAddress:        o.probeAddr,
+		LeaderElection:                o.leaderElect,
+		LeaderElectionID:              "verification-operator.flux-notation.io",
+		LeaderElectionNamespace:       o.trustNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &o.leaseDuration,
+		RenewDeadline:                 &o.renewDeadline,
+		RetryPeriod:                   &o.retryPeriod,
+		Cache:                         controllers.CacheOptions(),
+		Client:                        controllers.ClientOptions(),
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+
+	if err := controllers.Setup(ctx, mgr, controllers.Options{
+		TrustNamespace:        o.trustNamespace,
+		Concurrency:           o.concurrency,
+		WriteConcurrency:      o.writeConcurrency,
+		ConflictRetryInterval: o.conflictRetry,
+	}); err != nil {
+		return err
+	}
+
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+
+	setupLog.Info("starting manager")
+	return mgr.Start(ctx)
+}
+
+// loadRESTConfig reads --kubeconfig, else controller-runtime's usual chain,
+// and applies --kube-api-qps/--kube-api-burst.
+func loadRESTConfig(o *options) (*rest.Config, error) {
+	var (
+		cfg *rest.Config
+		err error
+	)
+	if o.kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+	} else {
+		cfg, err = ctrlconfig.GetConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading the Kubernetes client configuration: %w", err)
+	}
+	cfg.QPS = o.clientOptions.QPS
+	cfg.Burst = o.clientOptions.Burst
+	cfg.UserAgent = "verification-operator/" + version
+	return cfg, nil
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}

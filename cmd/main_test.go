@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	testenv "github.com/flux-notation/verification-operator/test/envtest"
+)
+
+func TestHelpListsTheFlags(t *testing.T) {
+	g := NewWithT(t)
+	var out bytes.Buffer
+	_, err := parseFlags([]string{"--help"}, &out)
+	g.Expect(err).To(MatchError(ContainSubstring("help requested")))
+	for _, f := range []string{
+		"--metrics-bind-address", "--health-probe-bind-address", "--leader-elect",
+		"--trust-namespace", "--log-level", "--kubeconfig", "--concurrency", "--write-concurrency",
+	} {
+		g.Expect(out.String()).To(ContainSubstring(f))
+	}
+}
+
+func TestTrustNamespaceDefaultsToThePodNamespace(t *testing.T) {
+	g := NewWithT(t)
+	t.Setenv("POD_NAMESPACE", "")
+	o, err := parseFlags(nil, &bytes.Buffer{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(o.trustNamespace).To(Equal(defaultTrustNamespace))
+
+	t.Setenv("POD_NAMESPACE", "platform-trust")
+	o, err = parseFlags(nil, &bytes.Buffer{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(o.trustNamespace).To(Equal("platform-trust"))
+
+	_, err = parseFlags([]string{"--trust-namespace="}, &bytes.Buffer{})
+	g.Expect(err).To(HaveOccurred())
+}
+
+// TestManagerServesProbesAndStopsCleanly starts the real manager against a
+// real API server and checks the probes a kubelet would call.
+func TestManagerServesProbesAndStopsCleanly(t *testing.T) {
+	g := NewWithT(t)
+	env, cfg, err := testenv.Start()
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = env.Stop() })
+
+	admin, err := env.AddUser(envtest.User{Name: "probe-test", Groups: []string{"system:masters"}}, cfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	kubeconfig, err := admin.KubeConfig()
+	g.Expect(err).NotTo(HaveOccurred())
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	g.Expect(os.WriteFile(path, kubeconfig, 0o600)).To(Succeed())
+
+	probeAddr := freeAddr(t)
+	o, err := parseFlags([]string{
+		"--kubeconfig=" + path,
+		"--health-probe-bind-address=" + probeAddr,
+		"--metrics-bind-address=0",
+		"--trust-namespace=default",
+		"--log-level=error",
+	}, &bytes.Buffer{})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, o) }()
+
+	for _, path := range []string{"/healthz", "/readyz"} {
+		g.Eventually(func() (int, error) {
+			resp, err := http.Get(fmt.Sprintf("http://%s%s", probeAddr, path))
+			if err != nil {
+				return 0, err
+			}
+			defer resp.Body.Close()
+			return resp.StatusCode, nil
+		}, 30*time.Second, 100*time.Millisecond).Should(Equal(http.StatusOK), path)
+	}
+
+	cancel()
+	g.Eventually(done, 30*time.Second).Should(Receive(BeNil()), "the manager did not stop cleanly")
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

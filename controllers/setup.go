@@ -1,0 +1,114 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	helper "github.com/fluxcd/pkg/runtime/controller"
+	"github.com/fluxcd/pkg/runtime/events"
+	"github.com/fluxcd/pkg/runtime/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/sources"
+	"github.com/flux-notation/verification-operator/controllers/targets"
+)
+
+// Options configure the controllers.
+type Options struct {
+	// TrustNamespace is the only namespace sources are read from.
+	TrustNamespace string
+	// Concurrency is the number of policies reconciled in parallel.
+	Concurrency int
+	// WriteConcurrency bounds parallel Secret writes per policy.
+	WriteConcurrency int
+	// ConflictRetryInterval is how often conflicted namespaces are retried.
+	ConflictRetryInterval time.Duration
+}
+
+// CacheOptions returns the manager cache configuration the controllers rely
+// on: Secrets are cached only when they carry our managed-by label, so
+// thousands of unrelated Secrets in the cluster cost no memory.
+func CacheOptions() cache.Options {
+	managed := labels.SelectorFromSet(labels.Set{v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue})
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: managed},
+		},
+	}
+}
+
+// ClientOptions returns the manager client configuration: ConfigMaps are
+// never read through the cluster-wide cache (the operator may read them in
+// the trust namespace only, through its own cache).
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{
+		DisableFor: []client.Object{&corev1.ConfigMap{}},
+	}}
+}
+
+// Setup registers the controllers with mgr.
+func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
+	if o.TrustNamespace == "" {
+		return errors.New("a trust namespace is required")
+	}
+	// The certificate sources get a cache of their own, scoped to the trust
+	// namespace: ConfigMaps in full, Secrets as metadata only. Source Secret
+	// contents are read uncached, on demand, and never kept.
+	trustCache, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme:            mgr.GetScheme(),
+		Mapper:            mgr.GetRESTMapper(),
+		DefaultNamespaces: map[string]cache.Config{o.TrustNamespace: {}},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the trust namespace cache: %w", err)
+	}
+	if err := mgr.Add(trustCache); err != nil {
+		return err
+	}
+
+	recorder, err := events.NewRecorder(mgr, ctrl.Log, "", "verification-operator")
+	if err != nil {
+		return err
+	}
+	metricsRecorder := metrics.NewRecorder()
+	for _, c := range metricsRecorder.Collectors() {
+		if err := ctrlmetrics.Registry.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+
+	r := &VerificationPolicyReconciler{
+		Client:        mgr.GetClient(),
+		EventRecorder: recorder,
+		Metrics:       helper.NewMetrics(mgr, metricsRecorder, v1alpha1.FinalizerName),
+		Sources: &sources.Resolver{
+			Namespace:  o.TrustNamespace,
+			Secrets:    mgr.GetAPIReader(),
+			ConfigMaps: trustCache,
+		},
+		Writer: &targets.Writer{
+			Client:      mgr.GetClient(),
+			APIReader:   mgr.GetAPIReader(),
+			FieldOwner:  FieldOwner,
+			Concurrency: o.WriteConcurrency,
+		},
+		ConflictRetryInterval: o.ConflictRetryInterval,
+		Now:                   time.Now,
+	}
+	if err := r.SetupWithManager(ctx, mgr, trustCache, o.Concurrency); err != nil {
+		return fmt.Errorf("setting up the VerificationPolicy controller: %w", err)
+	}
+	return nil
+}

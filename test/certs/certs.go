@@ -1,0 +1,106 @@
+// Package certs makes throwaway X.509 certificates for tests and the demo:
+// CAs, code-signing leaves and the odd broken certificate, all in memory.
+package certs
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"time"
+)
+
+// Cert is a certificate with its key.
+type Cert struct {
+	Cert *x509.Certificate
+	Key  crypto.Signer
+}
+
+// PEM returns the certificate as a PEM block.
+func (c *Cert) PEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw})
+}
+
+// KeyPEM returns the private key as a PKCS#8 PEM block.
+func (c *Cert) KeyPEM() []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(c.Key)
+	if err != nil {
+		panic(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// Options tune a certificate.
+type Options struct {
+	NotBefore, NotAfter time.Time
+	// IsCA makes a CA certificate (the default for NewCA).
+	IsCA bool
+	// CodeSigning adds the code-signing extended key usage Notation requires.
+	CodeSigning bool
+	// TimeStamping adds the time-stamping extended key usage (TSA roots).
+	TimeStamping bool
+}
+
+// NewCA returns a self-signed CA valid for a year.
+func NewCA(commonName string) *Cert {
+	return New(commonName, nil, Options{IsCA: true})
+}
+
+// NewCodeSigner returns a leaf certificate for Notation signing, issued by ca.
+func NewCodeSigner(commonName string, ca *Cert) *Cert {
+	return New(commonName, ca, Options{CodeSigning: true})
+}
+
+// New returns a certificate issued by parent (self-signed when nil).
+func New(commonName string, parent *Cert, o Options) *Cert {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		panic(err)
+	}
+	if o.NotBefore.IsZero() {
+		o.NotBefore = time.Now().Add(-time.Hour)
+	}
+	if o.NotAfter.IsZero() {
+		o.NotAfter = time.Now().Add(365 * 24 * time.Hour)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"verification-operator tests"}, Country: []string{"US"}, Province: []string{"WA"}},
+		NotBefore:             o.NotBefore,
+		NotAfter:              o.NotAfter,
+		BasicConstraintsValid: true,
+		IsCA:                  o.IsCA,
+	}
+	if o.IsCA {
+		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature
+	} else {
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	}
+	if o.CodeSigning {
+		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageCodeSigning)
+	}
+	if o.TimeStamping {
+		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageTimeStamping)
+	}
+	issuer, signer := tmpl, crypto.Signer(key)
+	if parent != nil {
+		issuer, signer = parent.Cert, parent.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
+	if err != nil {
+		panic(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		panic(err)
+	}
+	return &Cert{Cert: cert, Key: key}
+}
