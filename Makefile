@@ -36,6 +36,15 @@ generate: ## Generate DeepCopy methods.
 manifests: ## Generate the CRD and RBAC from controller-gen markers.
 	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths=./api/... paths=./controllers/... paths=./cmd/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(MAKE) --no-print-directory flux-crds
+
+# The Flux OCIRepository CRD for tests, generated from the pinned Flux source
+# API module's types (source-controller's own manifests are not in the module).
+FLUX_CRD_DIR := test/crd/flux
+.PHONY: flux-crds
+flux-crds: ## Generate the Flux OCIRepository CRD used by tests into test/crd/flux.
+	@tmp=$$(mktemp -d) && $(CONTROLLER_GEN) crd paths=github.com/fluxcd/source-controller/api/v1 output:crd:dir=$$tmp && \
+		mkdir -p $(FLUX_CRD_DIR) && cp $$tmp/source.toolkit.fluxcd.io_ocirepositories.yaml $(FLUX_CRD_DIR)/ && rm -rf $$tmp
 
 .PHONY: fmt
 fmt: ## Run gofmt.

@@ -49,6 +49,9 @@ type options struct {
 	conflictRetry          time.Duration
 	printVersion           bool
 	kubeconfig             string
+	verifyTimeout          time.Duration
+	verifyConcurrency      int
+	verifyPerRegistry      int
 	logOptions             logger.Options
 	clientOptions          client.Options
 }
@@ -81,6 +84,12 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 		"Parallel Secret writes per VerificationPolicy; bounded by --kube-api-qps/--kube-api-burst as well.")
 	fs.DurationVar(&o.conflictRetry, "conflict-retry-interval", 2*time.Minute,
 		"How often namespaces with an unowned Secret in the way are retried.")
+	fs.DurationVar(&o.verifyTimeout, "verify-timeout", 30*time.Second,
+		"Timeout of each registry interaction when verifying an artifact.")
+	fs.IntVar(&o.verifyConcurrency, "verify-concurrency", 16,
+		"Artifacts verified in parallel.")
+	fs.IntVar(&o.verifyPerRegistry, "verify-per-registry", 4,
+		"Artifacts verified in parallel against one registry host, so a slow registry cannot take every worker.")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "",
 		"Path to a kubeconfig; default: $KUBECONFIG, the in-cluster config, then ~/.kube/config.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version and exit.")
@@ -161,6 +170,9 @@ func run(ctx context.Context, o *options) error {
 		Concurrency:           o.concurrency,
 		WriteConcurrency:      o.writeConcurrency,
 		ConflictRetryInterval: o.conflictRetry,
+		VerifyTimeout:         o.verifyTimeout,
+		VerifyConcurrency:     o.verifyConcurrency,
+		VerifyPerRegistry:     o.verifyPerRegistry,
 	}); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/sources"
 	"github.com/flux-notation/verification-operator/controllers/targets"
+	"github.com/flux-notation/verification-operator/controllers/verify"
 )
 
 // Options configure the controllers.
@@ -32,6 +34,15 @@ type Options struct {
 	WriteConcurrency int
 	// ConflictRetryInterval is how often conflicted namespaces are retried.
 	ConflictRetryInterval time.Duration
+	// VerifyTimeout bounds each registry interaction of a verification.
+	VerifyTimeout time.Duration
+	// VerifyConcurrency bounds parallel artifact verifications, and
+	// VerifyPerRegistry those against one registry host, so a dead registry
+	// cannot take every worker.
+	VerifyConcurrency, VerifyPerRegistry int
+	// APIDiscoveryInterval is how often a missing OCIRepository API is
+	// looked for again.
+	APIDiscoveryInterval time.Duration
 }
 
 // CacheOptions returns the manager cache configuration the controllers rely
@@ -109,6 +120,21 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	if err := r.SetupWithManager(ctx, mgr, trustCache, o.Concurrency); err != nil {
 		return fmt.Errorf("setting up the VerificationPolicy controller: %w", err)
+	}
+
+	artifacts := &ArtifactReconciler{
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		EventRecorder: recorder,
+		Verifier: verify.New(verify.Options{
+			Timeout:                o.VerifyTimeout,
+			Concurrency:            o.VerifyConcurrency,
+			PerRegistryConcurrency: o.VerifyPerRegistry,
+		}),
+		Now: time.Now,
+	}
+	if err := artifacts.SetupWithManager(mgr, o.Concurrency, cmp.Or(o.APIDiscoveryInterval, 30*time.Second)); err != nil {
+		return fmt.Errorf("setting up the artifact verification controller: %w", err)
 	}
 	return nil
 }

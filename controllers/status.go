@@ -110,6 +110,9 @@ func summarize(obj *v1alpha1.VerificationPolicy, reconcileErr error) {
 	case conditions.IsFalse(obj, v1alpha1.SecretsSyncedCondition):
 		c := conditions.Get(obj, v1alpha1.SecretsSyncedCondition)
 		conditions.MarkFalse(obj, meta.ReadyCondition, c.Reason, "%s", c.Message)
+	case conditions.IsFalse(obj, v1alpha1.ArtifactsVerifiedCondition):
+		c := conditions.Get(obj, v1alpha1.ArtifactsVerifiedCondition)
+		conditions.MarkFalse(obj, meta.ReadyCondition, c.Reason, "%s", c.Message)
 	case reconcileErr != nil:
 		conditions.MarkFalse(obj, meta.ReadyCondition, meta.FailedReason, "%s", reconcileErr.Error())
 	case conditions.IsTrue(obj, meta.ReconcilingCondition):

@@ -23,7 +23,8 @@ import (
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers"
-	"github.com/flux-notation/verification-operator/test/envtest"
+	testenv "github.com/flux-notation/verification-operator/test/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 const trustNS = "vo-trust"
@@ -31,8 +32,11 @@ const trustNS = "vo-trust"
 var (
 	// k8s is the tests' own client: uncached, so assertions see the API
 	// server's truth, not the manager's cache.
-	k8s    client.Client
-	scheme = runtime.NewScheme()
+	k8s client.Client
+	// testEnv installs the Flux OCIRepository CRD mid-run: the companion
+	// must discover it without a restart.
+	testEnv *envtest.Environment
+	scheme  = runtime.NewScheme()
 	// writes counts the manager's write requests to Secrets at the HTTP
 	// level, so no write path can escape the count.
 	writes = &writeCounter{}
@@ -44,7 +48,8 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
-	env, cfg, err := envtest.Start()
+	env, cfg, err := testenv.Start()
+	testEnv = env
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -82,6 +87,10 @@ func run(m *testing.M) int {
 		Concurrency:           4,
 		WriteConcurrency:      16,
 		ConflictRetryInterval: 2 * time.Second,
+		VerifyTimeout:         3 * time.Second,
+		VerifyConcurrency:     16,
+		VerifyPerRegistry:     4,
+		APIDiscoveryInterval:  300 * time.Millisecond,
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -16,6 +16,7 @@ import (
 	"github.com/fluxcd/pkg/runtime/patch"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	kuberecorder "k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -104,7 +105,7 @@ func (r *VerificationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.R
 		if err := patcher.Patch(ctx, obj,
 			patch.WithOwnedConditions{Conditions: ownedConditions},
 			patch.WithFieldOwner(FieldOwner),
-		); err != nil && !apierrors.IsNotFound(err) {
+		); err != nil && !isNotFound(err) {
 			retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
 		}
 		r.Metrics.RecordReadiness(ctx, obj)
@@ -373,4 +374,20 @@ func toSet(items []string) map[string]bool {
 		m[i] = true
 	}
 	return m
+}
+
+// isNotFound is apierrors.IsNotFound through the aggregate errors the patch
+// helper returns: after the finalizer is removed the object may be gone
+// before its status is patched, which is fine.
+func isNotFound(err error) bool {
+	var agg kerrors.Aggregate
+	if errors.As(err, &agg) {
+		for _, e := range agg.Errors() {
+			if !isNotFound(e) {
+				return false
+			}
+		}
+		return len(agg.Errors()) > 0
+	}
+	return apierrors.IsNotFound(err)
 }

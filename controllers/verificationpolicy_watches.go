@@ -52,6 +52,8 @@ func (r *VerificationPolicyReconciler) SetupWithManager(ctx context.Context, mgr
 		For(&v1alpha1.VerificationPolicy{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicates.ReconcileRequestedPredicate{},
+			// Ready reflects the companion's ArtifactsVerified too.
+			artifactsVerifiedChanged(),
 		))).
 		// Generated Secrets (the cache only holds ours): restore drift.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(policyOfSecret)).

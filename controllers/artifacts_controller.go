@@ -1,0 +1,432 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/fluxcd/pkg/runtime/patch"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	kuberecorder "k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/ocirepos"
+	"github.com/flux-notation/verification-operator/controllers/targets"
+	"github.com/flux-notation/verification-operator/controllers/verify"
+)
+
+// Reasons of the ArtifactsVerified condition and of ociRepositoryIssues.
+const (
+	ReasonOCIRepositoryAPINotFound = "OCIRepositoryAPINotFound"
+	ReasonArtifactsFailed          = "VerificationFailed"
+	ReasonArtifactsPending         = "VerificationPending"
+	ReasonDelegatedToFlux          = "VerificationDelegatedToFlux"
+	ReasonTrustSecretMissing       = "TrustSecretNotSynced"
+	ReasonRegistryAccess           = "RegistryAccessInvalid"
+	ReasonFluxStale                = "FluxResultStale"
+	ReasonFluxFailed               = "FluxVerificationFailed"
+)
+
+// ArtifactReconciler is the companion reconciler: for each policy it finds
+// the Flux OCIRepositories that verify with the policy's Secret, asks Flux
+// to reconcile them after a trust change, verifies them itself with
+// notation-go exactly as Flux would, and aggregates the outcome on the
+// policy. It runs in its own workers, so a slow registry never delays the
+// Secret sync.
+type ArtifactReconciler struct {
+	client.Client
+	// APIReader reads registry credentials uncached: they are not ours.
+	APIReader     client.Reader
+	EventRecorder kuberecorder.EventRecorder
+	Verifier      *verify.Verifier
+	Now           func() time.Time
+
+	// apiServed is set once the OCIRepository API is discovered.
+	apiServed atomic.Bool
+	// lastOutcome remembers each OCIRepository's last operator-side outcome,
+	// to emit an event on a change rather than on every pass.
+	lastOutcome sync.Map
+}
+
+// +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=ocirepositories,verbs=get;list;watch;patch
+// (patch: only annotations: reconcile.fluxcd.io/requestedAt after a trust
+// change, and our own bookkeeping of the digest seen and when we asked.)
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
+// (the imagePullSecrets of an OCIRepository's spec.serviceAccountName, read
+// uncached, as source-controller does.)
+
+// Reconcile verifies one policy's governed OCIRepositories.
+func (r *ArtifactReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	obj := &v1alpha1.VerificationPolicy{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.DeletionTimestamp.IsZero() || obj.Spec.Suspend {
+		return ctrl.Result{}, nil
+	}
+	patcher := patch.NewSerialPatcher(obj, r.Client)
+	defer func() {
+		if err := patcher.Patch(ctx, obj,
+			patch.WithOwnedConditions{Conditions: []string{v1alpha1.ArtifactsVerifiedCondition}},
+			patch.WithFieldOwner(FieldOwner+"-artifacts"),
+		); err != nil && !isNotFound(err) {
+			retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
+		}
+	}()
+
+	if !r.apiServed.Load() {
+		obj.Status.OCIRepositories = v1alpha1.OCIRepositoryCounts{}
+		obj.Status.OCIRepositoryIssues = nil
+		conditions.MarkUnknown(obj, v1alpha1.ArtifactsVerifiedCondition, ReasonOCIRepositoryAPINotFound,
+			"the OCIRepository API (source.toolkit.fluxcd.io/v1) is not served: install Flux's source-controller; verification starts by itself when it appears")
+		return ctrl.Result{}, nil
+	}
+
+	repos, secrets, err := r.governed(ctx, obj)
+	if err != nil {
+		conditions.MarkUnknown(obj, v1alpha1.ArtifactsVerifiedCondition, meta.FailedReason, "%s", err.Error())
+		return ctrl.Result{}, err
+	}
+
+	if err := r.requestReconciles(ctx, repos, secrets, obj.Spec.OCIRepositories.Reverify != v1alpha1.ReverifyNone); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	outcomes := r.check(ctx, obj, repos, secrets)
+	r.report(obj, outcomes)
+	return ctrl.Result{RequeueAfter: cacheTTL(obj)}, nil
+}
+
+// governed returns the policy's OCIRepositories and its Secrets by namespace.
+func (r *ArtifactReconciler) governed(ctx context.Context, obj *v1alpha1.VerificationPolicy) ([]*ocirepos.Repository, map[string]*corev1.Secret, error) {
+	var nsList corev1.NamespaceList
+	if err := r.List(ctx, &nsList); err != nil {
+		return nil, nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+	sel, err := targets.Select(obj.Spec.Target, nsList.Items)
+	if err != nil {
+		return nil, nil, err
+	}
+	var repoSelector labels.Selector
+	if s := obj.Spec.OCIRepositories.Selector; s != nil {
+		if repoSelector, err = metav1.LabelSelectorAsSelector(s); err != nil {
+			return nil, nil, fmt.Errorf("ociRepositories.selector: %w", err)
+		}
+	}
+	list := ocirepos.NewList()
+	if err := r.List(ctx, list); err != nil {
+		return nil, nil, fmt.Errorf("listing OCIRepositories: %w", err)
+	}
+	targeted := toSet(sel.Targeted)
+	var repos []*ocirepos.Repository
+	for i := range list.Items {
+		repo, err := ocirepos.FromUnstructured(&list.Items[i])
+		if err != nil {
+			log.FromContext(ctx).Error(err, "skipping an OCIRepository that does not decode")
+			continue
+		}
+		if ocirepos.Governs(obj, repoSelector, targeted, repo) {
+			repos = append(repos, repo)
+		}
+	}
+	sort.Slice(repos, func(i, j int) bool { return key(repos[i]) < key(repos[j]) })
+
+	var secretList corev1.SecretList
+	if err := r.List(ctx, &secretList, client.MatchingLabels{
+		v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue,
+		v1alpha1.PolicyLabel:    obj.Name,
+	}); err != nil {
+		return nil, nil, fmt.Errorf("listing generated Secrets: %w", err)
+	}
+	secrets := map[string]*corev1.Secret{}
+	for i := range secretList.Items {
+		if s := &secretList.Items[i]; s.Name == obj.SecretName() {
+			secrets[s.Namespace] = s
+		}
+	}
+	return repos, secrets, nil
+}
+
+// requestReconciles asks Flux, once per trust change of a namespace's
+// Secret, to reconcile each governed OCIRepository there. First sight only
+// records the digest: nothing changed that Flux must hear about.
+func (r *ArtifactReconciler) requestReconciles(ctx context.Context, repos []*ocirepos.Repository, secrets map[string]*corev1.Secret, reverify bool) error {
+	var errs []error
+	now := r.Now().UTC().Format(time.RFC3339Nano)
+	for _, repo := range repos {
+		s := secrets[repo.Namespace]
+		if s == nil {
+			continue
+		}
+		digest := s.Annotations[v1alpha1.TrustDigestAnnotation]
+		annotations := map[string]string{ocirepos.ReverifiedDigestAnnotation: digest}
+		switch ocirepos.NextAction(repo, digest) {
+		case ocirepos.Nothing:
+			continue
+		case ocirepos.Request:
+			if reverify {
+				annotations[meta.ReconcileRequestAnnotation] = now
+				annotations[ocirepos.ReverifyRequestedAtAnnotation] = now
+			}
+		}
+		body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+		if err != nil {
+			return err
+		}
+		u := ocirepos.New()
+		u.SetNamespace(repo.Namespace)
+		u.SetName(repo.Name)
+		if err := r.Patch(ctx, u, client.RawPatch(types.MergePatchType, body), client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("annotating OCIRepository %s: %w", key(repo), err))
+			continue
+		}
+		if repo.Annotations == nil {
+			repo.Annotations = map[string]string{}
+		}
+		maps.Copy(repo.Annotations, annotations)
+	}
+	return errors.Join(errs...)
+}
+
+// outcome is everything known about one governed OCIRepository.
+type outcome struct {
+	repo   *ocirepos.Repository
+	flux   ocirepos.FluxView
+	state  string // verified | failed | pending
+	reason string
+	msg    string
+	ours   *verify.Result
+}
+
+// check verifies every governed OCIRepository (operator-side, when
+// enabled) and reads Flux's view of each.
+func (r *ArtifactReconciler) check(ctx context.Context, obj *v1alpha1.VerificationPolicy, repos []*ocirepos.Repository, secrets map[string]*corev1.Secret) []outcome {
+	out := make([]outcome, len(repos))
+	var (
+		reqs []verify.Request
+		idx  []int
+	)
+	enabled := obj.Spec.OCIRepositories.Verification != v1alpha1.VerificationDisabled
+	for i, repo := range repos {
+		o := &out[i]
+		o.repo = repo
+		s := secrets[repo.Namespace]
+		digest := ""
+		if s != nil {
+			digest = s.Annotations[v1alpha1.TrustDigestAnnotation]
+		}
+		o.flux = ocirepos.ReadFlux(repo, obj.Status.FluxFingerprint, ocirepos.RequestedAt(repo, digest))
+		switch {
+		case s == nil:
+			o.state, o.reason = "pending", ReasonTrustSecretMissing
+			o.msg = fmt.Sprintf("Secret %s/%s is not synced by this policy yet", repo.Namespace, obj.SecretName())
+		case !enabled || isCloudProvider(repo.Spec.Provider):
+			o.fromFlux(enabled)
+		default:
+			access, err := ocirepos.ReadAccess(ctx, r.APIReader, repo)
+			if err != nil {
+				o.state, o.reason, o.msg = "pending", ReasonRegistryAccess, err.Error()
+				var accessErr *ocirepos.AccessError
+				if errors.As(err, &accessErr) {
+					o.state = "failed"
+				}
+				continue
+			}
+			reqs = append(reqs, verify.Request{
+				URL:         repo.Spec.URL,
+				Ref:         reference(repo),
+				Revision:    revision(repo),
+				Access:      verify.Access(access),
+				TrustData:   s.Data,
+				TrustDigest: digest,
+			})
+			idx = append(idx, i)
+		}
+	}
+	if len(reqs) > 0 {
+		results := r.Verifier.VerifyAll(ctx, reqs, cacheTTL(obj))
+		for j, res := range results {
+			o := &out[idx[j]]
+			o.ours = &results[j]
+			switch res.Outcome {
+			case verify.Verified, verify.Ignored:
+				o.state = "verified"
+			case verify.Failed:
+				o.state = "failed"
+			default:
+				o.state = "pending"
+			}
+			o.reason, o.msg = res.Reason, res.Message
+		}
+	}
+	return out
+}
+
+// fromFlux fills an outcome from Flux's report alone: for cloud registries,
+// whose workload identity only source-controller has, or when operator-side
+// verification is disabled.
+func (o *outcome) fromFlux(enabled bool) {
+	c := o.flux.Condition
+	switch {
+	case o.flux.Verified:
+		o.state = "verified"
+	case c != nil && c.Status == metav1.ConditionFalse:
+		o.state, o.reason, o.msg = "failed", ReasonFluxFailed, c.Message
+	default:
+		o.state, o.reason = "pending", ReasonArtifactsPending
+		o.msg = "waiting for Flux to verify with the current trust configuration"
+	}
+	if enabled && o.state != "failed" {
+		o.reason = ReasonDelegatedToFlux
+		o.msg = fmt.Sprintf("verification delegated to Flux: provider %q uses workload identity only source-controller has", o.repo.Spec.Provider)
+	}
+}
+
+// report aggregates outcomes into status, conditions and events.
+func (r *ArtifactReconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []outcome) {
+	var counts v1alpha1.OCIRepositoryCounts
+	var issues []v1alpha1.OCIRepositoryIssue
+	addIssue := func(o outcome, reason, msg string) {
+		if len(issues) < maxIssues {
+			issues = append(issues, v1alpha1.OCIRepositoryIssue{Namespace: o.repo.Namespace, Name: o.repo.Name, Reason: reason, Message: truncate(msg, 512)})
+		}
+	}
+	var failed []string
+	for _, o := range outcomes {
+		counts.Matched++
+		switch o.state {
+		case "verified":
+			counts.Verified++
+		case "failed":
+			counts.Failed++
+			failed = append(failed, fmt.Sprintf("%s (%s)", key(o.repo), o.reason))
+			addIssue(o, o.reason, o.msg)
+		default:
+			counts.Pending++
+			addIssue(o, o.reason, o.msg)
+		}
+		if o.flux.Verified {
+			counts.FluxVerified++
+		}
+		if o.flux.Stale {
+			counts.FluxStale++
+			if o.state != "failed" {
+				addIssue(o, ReasonFluxStale, "Flux reports SourceVerified=True from before the last trust change; source-controller before v1.10 re-verifies only on a new revision or generation")
+			}
+		}
+		r.emitOutcomeEvent(o)
+	}
+	obj.Status.OCIRepositories = counts
+	obj.Status.OCIRepositoryIssues = issues
+
+	stale := ""
+	if counts.FluxStale > 0 {
+		stale = fmt.Sprintf("; Flux's result is stale for %d", counts.FluxStale)
+	}
+	switch {
+	case counts.Failed > 0:
+		conditions.MarkFalse(obj, v1alpha1.ArtifactsVerifiedCondition, ReasonArtifactsFailed,
+			"%d of %d OCIRepositories fail verification: %s%s", counts.Failed, counts.Matched, listUpTo(failed, 5), stale)
+	case counts.Pending > 0:
+		conditions.MarkUnknown(obj, v1alpha1.ArtifactsVerifiedCondition, ReasonArtifactsPending,
+			"%d of %d OCIRepositories verified, %d pending%s", counts.Verified, counts.Matched, counts.Pending, stale)
+	case counts.Matched == 0:
+		conditions.MarkTrue(obj, v1alpha1.ArtifactsVerifiedCondition, meta.SucceededReason,
+			"no OCIRepository in the target namespaces verifies with Secret %q", obj.SecretName())
+	default:
+		conditions.MarkTrue(obj, v1alpha1.ArtifactsVerifiedCondition, meta.SucceededReason,
+			"%d/%d OCIRepositories verified%s", counts.Verified, counts.Matched, stale)
+	}
+}
+
+// emitOutcomeEvent puts our verdict next to Flux's own events on the
+// OCIRepository, once per change.
+func (r *ArtifactReconciler) emitOutcomeEvent(o outcome) {
+	if o.ours == nil {
+		return
+	}
+	k := key(o.repo)
+	prev, seen := r.lastOutcome.Load(k)
+	cur := string(o.ours.Outcome) + "/" + o.ours.Reason + "/" + o.ours.Digest
+	r.lastOutcome.Store(k, cur)
+	if seen && prev == cur {
+		return
+	}
+	u := ocirepos.New()
+	u.SetNamespace(o.repo.Namespace)
+	u.SetName(o.repo.Name)
+	u.SetUID(o.repo.UID)
+	u.SetResourceVersion(o.repo.ResourceVersion)
+	switch o.ours.Outcome {
+	case verify.Failed:
+		r.EventRecorder.Eventf(u, corev1.EventTypeWarning, "VerificationFailed",
+			"verification-operator: %s: %s", o.ours.Reason, truncate(o.ours.Message, 512))
+	case verify.Verified:
+		if seen {
+			r.EventRecorder.Eventf(u, corev1.EventTypeNormal, "VerificationSucceeded",
+				"verification-operator: verified the signature of %s with the current trust configuration", o.ours.Digest)
+		}
+	}
+}
+
+func (r *ArtifactReconciler) forget(namespace, name string) {
+	r.lastOutcome.Delete(namespace + "/" + name)
+}
+
+func reference(repo *ocirepos.Repository) verify.Reference {
+	if repo.Spec.Reference == nil {
+		return verify.Reference{}
+	}
+	ref := repo.Spec.Reference
+	return verify.Reference{Digest: ref.Digest, SemVer: ref.SemVer, SemverFilter: ref.SemverFilter, Tag: ref.Tag}
+}
+
+func revision(repo *ocirepos.Repository) string {
+	if repo.Status.Artifact == nil {
+		return ""
+	}
+	return repo.Status.Artifact.Revision
+}
+
+func isCloudProvider(p string) bool {
+	return p == "aws" || p == "azure" || p == "gcp"
+}
+
+func cacheTTL(obj *v1alpha1.VerificationPolicy) time.Duration {
+	if i := obj.Spec.OCIRepositories.Interval; i != nil && i.Duration > 0 {
+		return i.Duration
+	}
+	return 10 * time.Minute
+}
+
+func key(repo *ocirepos.Repository) string { return repo.Namespace + "/" + repo.Name }
+
+func listUpTo(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

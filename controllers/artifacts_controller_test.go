@@ -1,0 +1,297 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers"
+	"github.com/flux-notation/verification-operator/controllers/ocirepos"
+	"github.com/flux-notation/verification-operator/test/certs"
+	"github.com/flux-notation/verification-operator/test/notation"
+	"github.com/flux-notation/verification-operator/test/registry"
+)
+
+const subjectPrefix = "x509.subject: C=US, ST=WA, O=verification-operator tests, CN="
+
+// TestArtifactVerification runs the companion's scenarios in order: the
+// first needs the OCIRepository API to be absent, and installs it.
+func TestArtifactVerification(t *testing.T) {
+	t.Run("API missing, then installed", testAPIAppearsLater)
+	t.Run("verdicts and rotation", testVerdictsAndRotation)
+	t.Run("registry access", testRegistryAccess)
+	t.Run("dead registry", testDeadRegistryIsIsolated)
+	t.Run("cache", testCacheAvoidsRegistryRequests)
+	t.Run("cloud provider", testCloudProviderIsDelegated)
+	t.Run("rotation across 100 OCIRepositories", testRotationAt100)
+}
+
+func testAPIAppearsLater(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t, nil)
+	p := newPolicy(certs.NewCA("root"), ns)
+	create(t, p)
+	got := waitCondition(t, p.Name, v1alpha1.ArtifactsVerifiedCondition, metav1.ConditionUnknown, controllers.ReasonOCIRepositoryAPINotFound)
+	g.Expect(conditions.GetMessage(got, v1alpha1.ArtifactsVerifiedCondition)).To(ContainSubstring("source-controller"))
+	waitReady(t, p.Name) // Secrets are synced regardless.
+
+	installFluxCRD(t)
+	got = waitCondition(t, p.Name, v1alpha1.ArtifactsVerifiedCondition, metav1.ConditionTrue, meta.SucceededReason)
+	g.Expect(got.Status.OCIRepositories.Matched).To(BeZero())
+}
+
+func testVerdictsAndRotation(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	reg := registry.Start(t, registry.Options{})
+	remote := notation.For(reg)
+	ca, other := certs.NewCA("release root"), certs.NewCA("someone else's root")
+	signer, stranger := certs.NewCodeSigner("release signer", ca), certs.NewCodeSigner("stranger", other)
+
+	good := pushArtifact(t, reg, remote, "apps/good", signer, ca)
+	untrusted := pushArtifact(t, reg, remote, "apps/untrusted", stranger, other)
+	unsigned := pushArtifact(t, reg, remote, "apps/unsigned", nil)
+	pinned := pushArtifact(t, reg, remote, "apps/pinned", signer, ca)
+	audited := pushArtifact(t, reg, remote, "apps/audited", stranger, other)
+
+	ns := newNamespace(t, nil)
+	p := newPolicy(ca, ns)
+	p.Spec.TrustPolicies = append(p.Spec.TrustPolicies,
+		v1alpha1.TrustPolicyStatement{
+			Name: "pinned", RegistryScopes: []string{reg.Host() + "/apps/pinned"},
+			SignatureVerification: v1alpha1.SignatureVerification{Level: "strict"},
+			TrustedIdentities:     []string{subjectPrefix + "someone else"},
+		},
+		v1alpha1.TrustPolicyStatement{
+			Name: "audited", RegistryScopes: []string{reg.Host() + "/apps/audited"},
+			SignatureVerification: v1alpha1.SignatureVerification{Level: "audit"},
+			TrustedIdentities:     []string{"*"},
+		},
+	)
+	create(t, p)
+	plain := repoOptions{insecure: true}
+	names := map[string]string{
+		"good":      newOCIRepository(t, ns, good, plain),
+		"untrusted": newOCIRepository(t, ns, untrusted, plain),
+		"unsigned":  newOCIRepository(t, ns, unsigned, plain),
+		"pinned":    newOCIRepository(t, ns, pinned, plain),
+		"audited":   newOCIRepository(t, ns, audited, plain),
+	}
+	// An OCIRepository that verifies with cosign is not governed.
+	cosign := newOCIRepository(t, ns, good, plain)
+	u := getOCIRepository(g, ns, cosign)
+	u.Object["spec"].(map[string]any)["verify"] = map[string]any{"provider": "cosign"}
+	g.Expect(k8s.Update(ctx, u)).To(Succeed())
+
+	got := waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 5, Verified: 2, Failed: 3})
+	g.Expect(conditions.IsFalse(got, v1alpha1.ArtifactsVerifiedCondition)).To(BeTrue())
+	g.Expect(conditions.GetReason(got, v1alpha1.ArtifactsVerifiedCondition)).To(Equal(controllers.ReasonArtifactsFailed))
+	g.Expect(conditions.GetMessage(got, v1alpha1.ArtifactsVerifiedCondition)).To(ContainSubstring("3 of 5"))
+	waitCondition(t, p.Name, meta.ReadyCondition, metav1.ConditionFalse, controllers.ReasonArtifactsFailed)
+
+	reasons := map[string]string{}
+	for _, k := range []string{"untrusted", "unsigned", "pinned"} {
+		is := issueFor(got, ns, names[k])
+		g.Expect(is).NotTo(BeNil(), "no issue for %s", k)
+		g.Expect(is.Message).NotTo(BeEmpty())
+		reasons[k] = is.Reason
+		expectRepoEvent(t, ns, names[k], corev1.EventTypeWarning, "VerificationFailed")
+	}
+	g.Expect(reasons["untrusted"]).To(Equal(verifyReasonUntrusted))
+	g.Expect(reasons["unsigned"]).To(Equal(verifyReasonNoSignature))
+	g.Expect(reasons["pinned"]).To(Equal(verifyReasonIdentity))
+	g.Expect(issueFor(got, ns, names["good"])).To(BeNil())
+	g.Expect(issueFor(got, ns, names["audited"])).To(BeNil(), "audit level is ignored, as by Flux")
+
+	// Flux's view: a v1.10 source-controller reports our fingerprint.
+	setFluxStatus(t, ns, names["good"], metav1.ConditionTrue, got.Status.FluxFingerprint, "v1@"+good.desc.Digest.String())
+	// A v1.9 source-controller reports no fingerprint.
+	setFluxStatus(t, ns, names["pinned"], metav1.ConditionTrue, "", "v1@"+pinned.desc.Digest.String())
+	got = waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 5, Verified: 2, Failed: 3, FluxVerified: 1})
+	for k, n := range names {
+		// First sight is recorded, but it is no trust change: Flux is not asked.
+		g.Expect(getOCIRepository(g, ns, n).GetAnnotations()).To(HaveKeyWithValue(ocirepos.ReverifiedDigestAnnotation, got.Status.TrustDigest))
+		g.Expect(requestedAtOf(g, ns, n)).To(BeEmpty(), "a reconcile was requested for %s without a trust change", k)
+	}
+
+	// Rotation to a new CA: the old signatures no longer verify, Flux is
+	// asked to reconcile each governed OCIRepository, and both Flux results
+	// are now stale.
+	newCA := certs.NewCA("new release root")
+	updatePolicy(t, p.Name, func(p *v1alpha1.VerificationPolicy) { p.Spec.Certificates[0].Inline = string(newCA.PEM()) })
+	rotated := waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 5, Verified: 1, Failed: 4, FluxStale: 2})
+	g.Expect(rotated.Status.TrustDigest).NotTo(Equal(got.Status.TrustDigest))
+	g.Expect(issueFor(rotated, ns, names["good"]).Reason).To(Equal(verifyReasonUntrusted))
+	for k, n := range names {
+		at := requestedAtOf(g, ns, n)
+		g.Expect(at).NotTo(BeEmpty(), "no reconcile requested for %s after the rotation", k)
+		g.Expect(reverifyRequestedAtOf(g, ns, n)).To(Equal(at))
+		g.Expect(getOCIRepository(g, ns, n).GetAnnotations()).To(HaveKeyWithValue(ocirepos.ReverifiedDigestAnnotation, rotated.Status.TrustDigest))
+	}
+	g.Expect(requestedAtOf(g, ns, cosign)).To(BeEmpty(), "an ungoverned OCIRepository was touched")
+
+	// Flux v1.10 re-verifies with the new fingerprint and fails: no longer stale.
+	setFluxStatus(t, ns, names["good"], metav1.ConditionFalse, rotated.Status.FluxFingerprint, "v1@"+good.desc.Digest.String())
+	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 5, Verified: 1, Failed: 4, FluxStale: 1})
+
+	// Rotating back recovers, with a Normal event on the OCIRepository.
+	updatePolicy(t, p.Name, func(p *v1alpha1.VerificationPolicy) { p.Spec.Certificates[0].Inline = string(ca.PEM()) })
+	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 5, Verified: 2, Failed: 3, FluxStale: 1})
+	expectRepoEvent(t, ns, names["good"], corev1.EventTypeNormal, "VerificationSucceeded")
+}
+
+func testRegistryAccess(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ca := certs.NewCA("root")
+	signer := certs.NewCodeSigner("signer", ca)
+
+	authReg := registry.Start(t, registry.Options{Users: map[string]string{"flux": "s3cret"}})
+	authRemote := notation.For(authReg)
+	authRemote.Username, authRemote.Password = "flux", "s3cret"
+	private := pushArtifact(t, authReg, authRemote, "team/private", signer, ca)
+
+	tlsReg := registry.Start(t, registry.Options{TLS: true})
+	tlsArt := pushArtifact(t, tlsReg, notation.For(tlsReg), "team/tls", signer, ca)
+
+	ns := newNamespace(t, nil)
+	p := newPolicy(ca, ns)
+	create(t, p)
+	good := dockerConfigSecret(t, ns, authReg.Host(), "flux", "s3cret")
+	bad := dockerConfigSecret(t, ns, authReg.Host(), "flux", "wrong")
+	caSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("registry-ca"), Namespace: ns},
+		Data: map[string][]byte{"ca.crt": tlsReg.CAPEM()}}
+	g.Expect(k8s.Create(ctx, caSecret)).To(Succeed())
+
+	withAuth := newOCIRepository(t, ns, private, repoOptions{insecure: true, secretRef: good})
+	wrongAuth := newOCIRepository(t, ns, private, repoOptions{insecure: true, secretRef: bad})
+	missingAuth := newOCIRepository(t, ns, private, repoOptions{insecure: true, secretRef: "does-not-exist"})
+	withCA := newOCIRepository(t, ns, tlsArt, repoOptions{certSecretRef: caSecret.Name})
+
+	got := waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 4, Verified: 2, Failed: 2})
+	g.Expect(issueFor(got, ns, withAuth)).To(BeNil())
+	g.Expect(issueFor(got, ns, withCA)).To(BeNil())
+	g.Expect(issueFor(got, ns, wrongAuth).Reason).To(Equal(verifyReasonAuth))
+	g.Expect(issueFor(got, ns, wrongAuth).Message).NotTo(ContainSubstring("s3cret"))
+	g.Expect(issueFor(got, ns, missingAuth).Reason).To(Equal(controllers.ReasonRegistryAccess))
+	g.Expect(issueFor(got, ns, missingAuth).Message).To(ContainSubstring("does-not-exist"))
+}
+
+func testDeadRegistryIsIsolated(t *testing.T) {
+	g := NewWithT(t)
+	ca := certs.NewCA("root")
+	signer := certs.NewCodeSigner("signer", ca)
+	reg := registry.Start(t, registry.Options{})
+	good := pushArtifact(t, reg, notation.For(reg), "apps/good", signer, ca)
+	hanging := registry.StartHanging(t)
+
+	ns := newNamespace(t, nil)
+	p := newPolicy(ca, ns)
+	create(t, p)
+	start := time.Now()
+	dead := newOCIRepository(t, ns, artifact{reg: hanging.Host(), repo: "apps/stuck"}, repoOptions{insecure: true})
+	alive := newOCIRepository(t, ns, good, repoOptions{insecure: true})
+	got := waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 2, Verified: 1, Pending: 1})
+	t.Logf("a hanging registry left one OCIRepository pending after %s; the other verified", time.Since(start).Round(time.Millisecond))
+	g.Expect(issueFor(got, ns, alive)).To(BeNil())
+	g.Expect(issueFor(got, ns, dead).Reason).To(Equal(verifyReasonUnreachable))
+	g.Expect(conditions.GetReason(got, v1alpha1.ArtifactsVerifiedCondition)).To(Equal(controllers.ReasonArtifactsPending))
+	// The sync is unaffected: Secrets are synced and Ready is not False.
+	g.Expect(conditions.IsTrue(got, v1alpha1.SecretsSyncedCondition)).To(BeTrue())
+	g.Expect(conditions.IsFalse(got, meta.ReadyCondition)).To(BeFalse())
+}
+
+func testCacheAvoidsRegistryRequests(t *testing.T) {
+	g := NewWithT(t)
+	ca := certs.NewCA("root")
+	signer := certs.NewCodeSigner("signer", ca)
+	reg := registry.Start(t, registry.Options{})
+	a := pushArtifact(t, reg, notation.For(reg), "apps/cached", signer, ca)
+
+	ns := newNamespace(t, nil)
+	p := newPolicy(ca, ns)
+	create(t, p)
+	name := newOCIRepository(t, ns, a, repoOptions{insecure: true})
+	// As Flux would have it: the pulled revision names the digest.
+	setFluxStatus(t, ns, name, metav1.ConditionTrue, "", "v1@"+a.desc.Digest.String())
+	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 1, Verified: 1})
+	g.Expect(reg.Requests()).To(BeNumerically(">", 0))
+
+	reg.ResetRequests()
+	for range 3 {
+		requestReconcile(t, p.Name)
+	}
+	g.Consistently(reg.Requests, 2*time.Second, poll).Should(BeZero(), "a cached verification reached the registry")
+	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 1, Verified: 1})
+
+	// A trust change invalidates the cache: the registry is asked again.
+	updatePolicy(t, p.Name, func(p *v1alpha1.VerificationPolicy) {
+		p.Spec.Certificates = append(p.Spec.Certificates, v1alpha1.CertificateSource{Name: "extra", Inline: string(certs.NewCA("extra").PEM())})
+	})
+	g.Eventually(reg.Requests, timeout, poll).Should(BeNumerically(">", 0))
+}
+
+func testCloudProviderIsDelegated(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t, nil)
+	p := newPolicy(certs.NewCA("root"), ns)
+	create(t, p)
+	name := newOCIRepository(t, ns, artifact{reg: "123456789012.dkr.ecr.us-east-1.amazonaws.com", repo: "apps/app"}, repoOptions{provider: "aws"})
+	// Pending first because the Secret is not synced yet, then delegated.
+	var got *v1alpha1.VerificationPolicy
+	g.Eventually(func(g Gomega) {
+		got = getPolicy(g, p.Name)
+		g.Expect(got.Status.OCIRepositories).To(Equal(v1alpha1.OCIRepositoryCounts{Matched: 1, Pending: 1}))
+		is := issueFor(got, ns, name)
+		g.Expect(is).NotTo(BeNil())
+		g.Expect(is.Reason).To(Equal(controllers.ReasonDelegatedToFlux))
+		g.Expect(is.Message).To(ContainSubstring("verification delegated to Flux"))
+	}, timeout, poll).Should(Succeed())
+
+	// Once Flux verifies with our fingerprint, it counts as verified.
+	setFluxStatus(t, ns, name, metav1.ConditionTrue, got.Status.FluxFingerprint, "v1@sha256:"+fmt.Sprintf("%064d", 1))
+	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 1, Verified: 1, FluxVerified: 1})
+}
+
+// testRotationAt100 is the issue's acceptance figure: 100 governed
+// OCIRepositories in 10 namespaces, each with its own signed artifact.
+func testRotationAt100(t *testing.T) {
+	const namespaces, perNamespace = 10, 10
+	g := NewWithT(t)
+	ca := certs.NewCA("root")
+	signer := certs.NewCodeSigner("signer", ca)
+	reg := registry.Start(t, registry.Options{})
+	remote := notation.For(reg)
+
+	label := map[string]string{"artifacts-scale": uniqueName("run")}
+	p := newPolicy(ca)
+	p.Spec.Target.Namespaces = nil
+	p.Spec.Target.NamespaceSelector = selectorFor(label)
+	for i := range namespaces {
+		ns := newNamespace(t, label)
+		for j := range perNamespace {
+			a := pushArtifact(t, reg, remote, fmt.Sprintf("scale/app-%d-%d", i, j), signer, ca)
+			newOCIRepository(t, ns, a, repoOptions{insecure: true})
+		}
+	}
+	start := time.Now()
+	create(t, p)
+	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 100, Verified: 100})
+	t.Logf("FIGURE artifacts: 100 OCIRepositories in 10 namespaces verified after %s", time.Since(start).Round(time.Millisecond))
+
+	start = time.Now()
+	updatePolicy(t, p.Name, func(p *v1alpha1.VerificationPolicy) {
+		p.Spec.Certificates[0].Inline = string(certs.NewCA("rotated").PEM())
+	})
+	got := waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 100, Failed: 100})
+	t.Logf("FIGURE artifacts: trust rotation re-verified and reported for 100 OCIRepositories after %s", time.Since(start).Round(time.Millisecond))
+	g.Expect(got.Status.OCIRepositoryIssues).To(HaveLen(20), "issues are bounded")
+}

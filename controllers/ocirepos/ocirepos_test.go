@@ -1,0 +1,134 @@
+package ocirepos
+
+import (
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/flux-notation/verification-operator/api/v1alpha1"
+)
+
+func repo(ns, provider, secret string, lbls map[string]string) *Repository {
+	r := &Repository{}
+	r.Namespace, r.Name, r.Labels = ns, "app", lbls
+	if provider != "" {
+		r.Spec.Verify = &sourcev1.OCIRepositoryVerification{Provider: provider}
+		if secret != "" {
+			r.Spec.Verify.SecretRef = &meta.LocalObjectReference{Name: secret}
+		}
+	}
+	return r
+}
+
+func TestGoverns(t *testing.T) {
+	p := &v1alpha1.VerificationPolicy{}
+	p.Spec.Target.SecretName = "notation-config"
+	targeted := map[string]bool{"team-a": true}
+	sel := labels.SelectorFromSet(labels.Set{"verify": "yes"})
+	cases := []struct {
+		name     string
+		repo     *Repository
+		selector labels.Selector
+		want     bool
+	}{
+		{"governed", repo("team-a", "notation", "notation-config", nil), nil, true},
+		{"other namespace", repo("team-b", "notation", "notation-config", nil), nil, false},
+		{"cosign", repo("team-a", "cosign", "notation-config", nil), nil, false},
+		{"no verify", repo("team-a", "", "", nil), nil, false},
+		{"no secretRef", repo("team-a", "notation", "", nil), nil, false},
+		{"other Secret", repo("team-a", "notation", "other", nil), nil, false},
+		{"selector matches", repo("team-a", "notation", "notation-config", map[string]string{"verify": "yes"}), sel, true},
+		{"selector does not match", repo("team-a", "notation", "notation-config", nil), sel, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			NewWithT(t).Expect(Governs(p, tc.selector, targeted, tc.repo)).To(Equal(tc.want))
+		})
+	}
+}
+
+func withSourceVerified(r *Repository, status metav1.ConditionStatus, at time.Time) *Repository {
+	r.Status.Conditions = []metav1.Condition{{
+		Type: sourcev1.SourceVerifiedCondition, Status: status, Reason: "Succeeded",
+		LastTransitionTime: metav1.NewTime(at),
+	}}
+	return r
+}
+
+func TestReadFlux(t *testing.T) {
+	requested := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	before, after := requested.Add(-time.Hour), requested.Add(time.Minute)
+	const ours = "sha256:aaaa"
+	cases := []struct {
+		name                  string
+		repo                  *Repository
+		requestedAt           time.Time
+		wantVerified, wantOld bool
+	}{
+		{"no condition", repo("a", "notation", "s", nil), requested, false, false},
+		{"failed", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionFalse, after), requested, false, false},
+		{"v1.10 current fingerprint", func() *Repository {
+			r := withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, before)
+			r.Fingerprint = ours
+			return r
+		}(), requested, true, false},
+		{"v1.10 older fingerprint", func() *Repository {
+			r := withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, after)
+			r.Fingerprint = "sha256:bbbb"
+			return r
+		}(), requested, false, true},
+		{"v1.9 true since before the request: stale", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, before), requested, false, true},
+		{"v1.9 true after the request: not stale, not provably current", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, after), requested, false, false},
+		{"v1.9 true in the second of the request: not stale", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, requested), requested.Add(500 * time.Millisecond), false, false},
+		{"v1.9 never asked", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, before), time.Time{}, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			v := ReadFlux(tc.repo, ours, tc.requestedAt)
+			g.Expect(v.Verified).To(Equal(tc.wantVerified))
+			g.Expect(v.Stale).To(Equal(tc.wantOld))
+		})
+	}
+}
+
+func TestReconcileRequestBookkeeping(t *testing.T) {
+	g := NewWithT(t)
+	r := repo("a", "notation", "s", nil)
+	g.Expect(NextAction(r, "")).To(Equal(Nothing), "no Secret yet: nothing to ask for")
+	g.Expect(NextAction(r, "sha256:1")).To(Equal(Record), "first sight is not a change")
+
+	r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+	g.Expect(NextAction(r, "sha256:1")).To(Equal(Nothing))
+	g.Expect(RequestedAt(r, "sha256:1").IsZero()).To(BeTrue())
+	g.Expect(NextAction(r, "sha256:2")).To(Equal(Request))
+
+	at := time.Date(2026, 11, 1, 12, 0, 0, 123, time.UTC)
+	r.Annotations = map[string]string{
+		ReverifiedDigestAnnotation:      "sha256:2",
+		ReverifyRequestedAtAnnotation:   at.Format(time.RFC3339Nano),
+		meta.ReconcileRequestAnnotation: "set by a user, not us",
+	}
+	g.Expect(RequestedAt(r, "sha256:2")).To(Equal(at))
+	g.Expect(RequestedAt(r, "sha256:3").IsZero()).To(BeTrue())
+}
+
+func TestFromUnstructuredKeepsNewerFields(t *testing.T) {
+	g := NewWithT(t)
+	u := New()
+	u.SetNamespace("a")
+	u.SetName("app")
+	g.Expect(unstructured.SetNestedField(u.Object, "oci://registry.example.com/app", "spec", "url")).To(Succeed())
+	g.Expect(unstructured.SetNestedField(u.Object, "sha256:abc", "status", "sourceVerificationFingerprint")).To(Succeed())
+	g.Expect(unstructured.SetNestedField(u.Object, "something new", "status", "fieldFromTheFuture")).To(Succeed())
+	r, err := FromUnstructured(u)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(r.Spec.URL).To(Equal("oci://registry.example.com/app"))
+	g.Expect(r.Fingerprint).To(Equal("sha256:abc"))
+}

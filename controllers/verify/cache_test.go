@@ -1,0 +1,155 @@
+package verify
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/flux-notation/verification-operator/controllers/trustconfig"
+	"github.com/flux-notation/verification-operator/test/registry"
+)
+
+// TestSecondPassMakesNoRegistryRequests is the cache contract: with the
+// digest known from the revision, a pass within maxAge touches no registry;
+// a new trust digest, an older verdict or a new digest verifies again.
+func TestSecondPassMakesNoRegistryRequests(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, registry.Options{})
+	trusted, other := newSigner("trusted root"), newSigner("other root")
+
+	var reqs []Request
+	trust := w.trustFor(trusted.root)
+	for i := range 6 {
+		desc := w.push(fmt.Sprintf("artifact %d", i))
+		switch i % 3 {
+		case 0:
+			w.sign(desc, trusted) // Verified
+		case 1:
+			w.sign(desc, other) // Failed
+		}
+		req := w.request(desc, trust)
+		req.TrustDigest = trustconfig.TrustDigest(trust)
+		reqs = append(reqs, req)
+	}
+
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	v := New(Options{Now: clock})
+	const maxAge = 10 * time.Minute
+
+	first := v.VerifyAll(testContext(t), reqs, maxAge)
+	for i, r := range first {
+		g.Expect(r.CacheHit).To(BeFalse())
+		g.Expect(r.Outcome).To(Equal([]Outcome{Verified, Failed, Failed}[i%3]), r.Message)
+	}
+
+	w.reg.ResetRequests()
+	advance(maxAge - time.Second)
+	second := v.VerifyAll(testContext(t), reqs, maxAge)
+	g.Expect(w.reg.Requests()).To(BeZero())
+	for i, r := range second {
+		g.Expect(r.CacheHit).To(BeTrue())
+		g.Expect(r.Outcome).To(Equal(first[i].Outcome))
+		g.Expect(r.Reason).To(Equal(first[i].Reason))
+		g.Expect(r.CheckedAt).To(Equal(first[i].CheckedAt))
+	}
+
+	// A rotation: the same artifacts against other trust are re-verified.
+	rotated := w.trustFor(other.root)
+	for i := range reqs {
+		reqs[i].TrustData, reqs[i].TrustDigest = rotated, trustconfig.TrustDigest(rotated)
+	}
+	third := v.VerifyAll(testContext(t), reqs, maxAge)
+	g.Expect(w.reg.Requests()).To(BeNumerically(">", 0))
+	for i, r := range third {
+		g.Expect(r.CacheHit).To(BeFalse())
+		g.Expect(r.Outcome).To(Equal([]Outcome{Failed, Verified, Failed}[i%3]), r.Message)
+	}
+
+	// Verdicts age out.
+	w.reg.ResetRequests()
+	advance(maxAge)
+	for _, r := range v.VerifyAll(testContext(t), reqs, maxAge) {
+		g.Expect(r.CacheHit).To(BeFalse())
+	}
+	g.Expect(w.reg.Requests()).To(BeNumerically(">", 0))
+}
+
+// TestTagRefsResolveBeforeTheCache: without a revision the tag must be
+// resolved, one HEAD request, but the signatures are not fetched again.
+func TestTagRefsResolveBeforeTheCache(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, registry.Options{})
+	s := newSigner("trusted root")
+	desc := w.push("v1", "v1")
+	w.sign(desc, s)
+
+	req := w.request(desc, w.trustFor(s.root))
+	req.Revision, req.Ref = "", Reference{Tag: "v1"}
+	v := New(Options{})
+	expectResult(g, v.Verify(testContext(t), req, time.Hour), Verified, ReasonSucceeded)
+
+	w.reg.ResetRequests()
+	r := v.Verify(testContext(t), req, time.Hour)
+	expectResult(g, r, Verified, ReasonSucceeded)
+	g.Expect(r.CacheHit).To(BeTrue())
+	g.Expect(w.reg.Requests()).To(BeEquivalentTo(1))
+}
+
+// TestIdenticalRequestsShareOneVerification: the same artifact referenced
+// from many namespaces costs one verification.
+func TestIdenticalRequestsShareOneVerification(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, registry.Options{})
+	s := newSigner("trusted root")
+	desc := w.push("v1")
+	w.sign(desc, s)
+	req := w.request(desc, w.trustFor(s.root))
+
+	w.reg.ResetRequests()
+	expectResult(g, New(Options{}).Verify(testContext(t), req, time.Hour), Verified, ReasonSucceeded)
+	one := w.reg.Requests()
+
+	w.reg.ResetRequests()
+	reqs := make([]Request, 20)
+	for i := range reqs {
+		reqs[i] = req
+	}
+	hits := 0
+	for _, r := range New(Options{}).VerifyAll(testContext(t), reqs, time.Hour) {
+		expectResult(g, r, Verified, ReasonSucceeded)
+		if r.CacheHit {
+			hits++
+		}
+	}
+	g.Expect(hits).To(Equal(len(reqs) - 1))
+	g.Expect(w.reg.Requests()).To(Equal(one))
+}
+
+func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	g := NewWithT(t)
+	c := newVerdictCache(2)
+	now := time.Now()
+	key := func(i int) cacheKey { return cacheKey{repository: "r", digest: fmt.Sprint(i), trust: "t"} }
+	c.put(key(1), Result{Reason: "1", CheckedAt: now})
+	c.put(key(2), Result{Reason: "2", CheckedAt: now})
+	_, ok := c.get(key(1), time.Minute, now) // 1 is now the most recent
+	g.Expect(ok).To(BeTrue())
+	c.put(key(3), Result{Reason: "3", CheckedAt: now})
+
+	_, ok = c.get(key(2), time.Minute, now)
+	g.Expect(ok).To(BeFalse())
+	_, ok = c.get(key(1), time.Minute, now)
+	g.Expect(ok).To(BeTrue())
+	g.Expect(c.len()).To(Equal(2))
+
+	_, ok = c.get(key(1), 0, now)
+	g.Expect(ok).To(BeFalse(), "maxAge 0 disables the cache")
+	_, ok = c.get(key(1), time.Minute, now.Add(time.Minute))
+	g.Expect(ok).To(BeFalse(), "an entry exactly maxAge old is stale")
+}

@@ -1,0 +1,62 @@
+package verify
+
+import "time"
+
+// Reference is an OCIRepository's spec.ref. Flux's precedence applies:
+// Digest, then SemVer (filtered by SemverFilter), then Tag, then "latest".
+type Reference struct {
+	Digest, SemVer, SemverFilter, Tag string
+}
+
+// Access is how the OCIRepository reaches its registry.
+type Access struct {
+	// Insecure is spec.insecure: plain HTTP.
+	Insecure bool
+	// DockerConfigJSONs are the .dockerconfigjson values of spec.secretRef
+	// and of the service account's imagePullSecrets, in that order.
+	DockerConfigJSONs [][]byte
+	// CAPEM, CertPEM and KeyPEM are ca.crt, tls.crt and tls.key of
+	// spec.certSecretRef. The CA is added to the system roots, as Flux does.
+	CAPEM, CertPEM, KeyPEM []byte
+}
+
+// Request is one artifact to verify.
+type Request struct {
+	// URL is spec.url, "oci://host[:port]/repository".
+	URL string
+	// Ref is spec.ref.
+	Ref Reference
+	// Revision is status.artifact.revision ("<tag>@sha256:<hex>" or
+	// "sha256:<hex>"). When it carries a digest, that digest is verified and
+	// Ref is not resolved: it is what Flux last pulled.
+	Revision string
+	// Access is spec.insecure, the pull secrets and the TLS material.
+	Access Access
+	// TrustData is the data of the Secret named by spec.verify.secretRef.
+	TrustData map[string][]byte
+	// TrustDigest identifies TrustData in the cache
+	// (trustconfig.TrustDigest); computed here when empty.
+	TrustDigest string
+}
+
+// Result is what Verify concluded.
+type Result struct {
+	Outcome Outcome
+	// Reason is one of the Reason constants.
+	Reason string
+	// Message is short, safe to show (no credentials, no key material) and
+	// close to Flux's wording where Flux has one.
+	Message string
+	// Digest is the artifact digest that was (or would have been) verified,
+	// empty when it could not be determined.
+	Digest string
+	// Revision is Flux's revision string for Digest: "<tag>@<digest>" when
+	// the digest came from a tag, else the digest.
+	Revision string
+	// CacheHit means this call made no registry request of its own: the
+	// result came from the cache, or from an identical request in flight.
+	CacheHit bool
+	// CheckedAt is when the result was established (for a cache hit, when
+	// the cached verification ran).
+	CheckedAt time.Time
+}
