@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -17,17 +15,13 @@ import (
 	"github.com/fluxcd/pkg/runtime/patch"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	kuberecorder "k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
-	"github.com/flux-notation/verification-operator/controllers/targets"
 	"github.com/flux-notation/verification-operator/controllers/verify"
 )
 
@@ -51,14 +45,10 @@ const (
 // Secret sync.
 type ArtifactReconciler struct {
 	client.Client
-	// APIReader reads registry credentials uncached: they are not ours.
-	APIReader     client.Reader
+	*ArtifactChecker
 	EventRecorder kuberecorder.EventRecorder
-	Verifier      *verify.Verifier
 	Now           func() time.Time
 
-	// apiServed is set once the OCIRepository API is discovered.
-	apiServed atomic.Bool
 	// lastOutcome remembers each OCIRepository's last operator-side outcome,
 	// to emit an event on a change rather than on every pass.
 	lastOutcome sync.Map
@@ -90,7 +80,7 @@ func (r *ArtifactReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		}
 	}()
 
-	if !r.apiServed.Load() {
+	if !r.APIServed() {
 		obj.Status.OCIRepositories = v1alpha1.OCIRepositoryCounts{}
 		obj.Status.OCIRepositoryIssues = nil
 		conditions.MarkUnknown(obj, v1alpha1.ArtifactsVerifiedCondition, ReasonOCIRepositoryAPINotFound,
@@ -98,7 +88,7 @@ func (r *ArtifactReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		return ctrl.Result{}, nil
 	}
 
-	repos, secrets, err := r.governed(ctx, obj)
+	repos, secrets, err := r.Governed(ctx, obj)
 	if err != nil {
 		conditions.MarkUnknown(obj, v1alpha1.ArtifactsVerifiedCondition, meta.FailedReason, "%s", err.Error())
 		return ctrl.Result{}, err
@@ -108,59 +98,15 @@ func (r *ArtifactReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		return ctrl.Result{}, err
 	}
 
-	outcomes := r.check(ctx, obj, repos, secrets)
+	outcomes := r.Check(ctx, obj, repos, func(ns string) ([]byte, map[string][]byte, string, bool) {
+		s := secrets[ns]
+		if s == nil {
+			return nil, nil, "", false
+		}
+		return nil, s.Data, s.Annotations[v1alpha1.TrustDigestAnnotation], true
+	}, obj.Spec.OCIRepositories.Verification != v1alpha1.VerificationDisabled, cacheTTL(obj))
 	r.report(obj, outcomes)
 	return ctrl.Result{RequeueAfter: cacheTTL(obj)}, nil
-}
-
-// governed returns the policy's OCIRepositories and its Secrets by namespace.
-func (r *ArtifactReconciler) governed(ctx context.Context, obj *v1alpha1.VerificationPolicy) ([]*ocirepos.Repository, map[string]*corev1.Secret, error) {
-	var nsList corev1.NamespaceList
-	if err := r.List(ctx, &nsList); err != nil {
-		return nil, nil, fmt.Errorf("listing namespaces: %w", err)
-	}
-	sel, err := targets.Select(obj.Spec.Target, nsList.Items)
-	if err != nil {
-		return nil, nil, err
-	}
-	var repoSelector labels.Selector
-	if s := obj.Spec.OCIRepositories.Selector; s != nil {
-		if repoSelector, err = metav1.LabelSelectorAsSelector(s); err != nil {
-			return nil, nil, fmt.Errorf("ociRepositories.selector: %w", err)
-		}
-	}
-	list := ocirepos.NewList()
-	if err := r.List(ctx, list); err != nil {
-		return nil, nil, fmt.Errorf("listing OCIRepositories: %w", err)
-	}
-	targeted := toSet(sel.Targeted)
-	var repos []*ocirepos.Repository
-	for i := range list.Items {
-		repo, err := ocirepos.FromUnstructured(&list.Items[i])
-		if err != nil {
-			log.FromContext(ctx).Error(err, "skipping an OCIRepository that does not decode")
-			continue
-		}
-		if ocirepos.Governs(obj, repoSelector, targeted, repo) {
-			repos = append(repos, repo)
-		}
-	}
-	sort.Slice(repos, func(i, j int) bool { return key(repos[i]) < key(repos[j]) })
-
-	var secretList corev1.SecretList
-	if err := r.List(ctx, &secretList, client.MatchingLabels{
-		v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue,
-		v1alpha1.PolicyLabel:    obj.Name,
-	}); err != nil {
-		return nil, nil, fmt.Errorf("listing generated Secrets: %w", err)
-	}
-	secrets := map[string]*corev1.Secret{}
-	for i := range secretList.Items {
-		if s := &secretList.Items[i]; s.Name == obj.SecretName() {
-			secrets[s.Namespace] = s
-		}
-	}
-	return repos, secrets, nil
 }
 
 // requestReconciles asks Flux, once per trust change of a namespace's
@@ -202,100 +148,6 @@ func (r *ArtifactReconciler) requestReconciles(ctx context.Context, repos []*oci
 		maps.Copy(repo.Annotations, annotations)
 	}
 	return errors.Join(errs...)
-}
-
-// outcome is everything known about one governed OCIRepository.
-type outcome struct {
-	repo   *ocirepos.Repository
-	flux   ocirepos.FluxView
-	state  string // verified | failed | pending
-	reason string
-	msg    string
-	ours   *verify.Result
-}
-
-// check verifies every governed OCIRepository (operator-side, when
-// enabled) and reads Flux's view of each.
-func (r *ArtifactReconciler) check(ctx context.Context, obj *v1alpha1.VerificationPolicy, repos []*ocirepos.Repository, secrets map[string]*corev1.Secret) []outcome {
-	out := make([]outcome, len(repos))
-	var (
-		reqs []verify.Request
-		idx  []int
-	)
-	enabled := obj.Spec.OCIRepositories.Verification != v1alpha1.VerificationDisabled
-	for i, repo := range repos {
-		o := &out[i]
-		o.repo = repo
-		s := secrets[repo.Namespace]
-		digest := ""
-		if s != nil {
-			digest = s.Annotations[v1alpha1.TrustDigestAnnotation]
-		}
-		o.flux = ocirepos.ReadFlux(repo, obj.Status.FluxFingerprint, ocirepos.RequestedAt(repo, digest))
-		switch {
-		case s == nil:
-			o.state, o.reason = "pending", ReasonTrustSecretMissing
-			o.msg = fmt.Sprintf("Secret %s/%s is not synced by this policy yet", repo.Namespace, obj.SecretName())
-		case !enabled || isCloudProvider(repo.Spec.Provider):
-			o.fromFlux(enabled)
-		default:
-			access, err := ocirepos.ReadAccess(ctx, r.APIReader, repo)
-			if err != nil {
-				o.state, o.reason, o.msg = "pending", ReasonRegistryAccess, err.Error()
-				var accessErr *ocirepos.AccessError
-				if errors.As(err, &accessErr) {
-					o.state = "failed"
-				}
-				continue
-			}
-			reqs = append(reqs, verify.Request{
-				URL:         repo.Spec.URL,
-				Ref:         reference(repo),
-				Revision:    revision(repo),
-				Access:      verify.Access(access),
-				TrustData:   s.Data,
-				TrustDigest: digest,
-			})
-			idx = append(idx, i)
-		}
-	}
-	if len(reqs) > 0 {
-		results := r.Verifier.VerifyAll(ctx, reqs, cacheTTL(obj))
-		for j, res := range results {
-			o := &out[idx[j]]
-			o.ours = &results[j]
-			switch res.Outcome {
-			case verify.Verified, verify.Ignored:
-				o.state = "verified"
-			case verify.Failed:
-				o.state = "failed"
-			default:
-				o.state = "pending"
-			}
-			o.reason, o.msg = res.Reason, res.Message
-		}
-	}
-	return out
-}
-
-// fromFlux fills an outcome from Flux's report alone: for cloud registries,
-// whose workload identity only source-controller has, or when operator-side
-// verification is disabled.
-func (o *outcome) fromFlux(enabled bool) {
-	c := o.flux.Condition
-	switch {
-	case o.flux.Verified:
-		o.state = "verified"
-	case c != nil && c.Status == metav1.ConditionFalse:
-		o.state, o.reason, o.msg = "failed", ReasonFluxFailed, c.Message
-	default:
-		o.state, o.reason = "pending", ReasonArtifactsPending
-		o.msg = "waiting for Flux to verify with the current trust configuration"
-	}
-	if enabled && o.state != "failed" {
-		o.reason = ReasonDelegatedToFlux
-		o.msg = fmt.Sprintf("verification delegated to Flux: provider %q uses workload identity only source-controller has", o.repo.Spec.Provider)
-	}
 }
 
 // report aggregates outcomes into status, conditions and events.

@@ -40,6 +40,9 @@ type Options struct {
 	// VerifyPerRegistry those against one registry host, so a dead registry
 	// cannot take every worker.
 	VerifyConcurrency, VerifyPerRegistry int
+	// RolloutRecheckInterval is how often a held or waiting rollout is
+	// checked again.
+	RolloutRecheckInterval time.Duration
 	// APIDiscoveryInterval is how often a missing OCIRepository API is
 	// looked for again.
 	APIDiscoveryInterval time.Duration
@@ -100,6 +103,18 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		}
 	}
 
+	// One checker, one verifier and one verdict cache for the companion and
+	// the rollout gate.
+	checker := &ArtifactChecker{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Verifier: verify.New(verify.Options{
+			Timeout:                o.VerifyTimeout,
+			Concurrency:            o.VerifyConcurrency,
+			PerRegistryConcurrency: o.VerifyPerRegistry,
+		}),
+	}
+
 	r := &VerificationPolicyReconciler{
 		Client:        mgr.GetClient(),
 		EventRecorder: recorder,
@@ -115,23 +130,20 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 			FieldOwner:  FieldOwner,
 			Concurrency: o.WriteConcurrency,
 		},
-		ConflictRetryInterval: o.ConflictRetryInterval,
-		Now:                   time.Now,
+		ConflictRetryInterval:  o.ConflictRetryInterval,
+		Now:                    time.Now,
+		Checker:                checker,
+		RolloutRecheckInterval: cmp.Or(o.RolloutRecheckInterval, time.Minute),
 	}
 	if err := r.SetupWithManager(ctx, mgr, trustCache, o.Concurrency); err != nil {
 		return fmt.Errorf("setting up the VerificationPolicy controller: %w", err)
 	}
 
 	artifacts := &ArtifactReconciler{
-		Client:        mgr.GetClient(),
-		APIReader:     mgr.GetAPIReader(),
-		EventRecorder: recorder,
-		Verifier: verify.New(verify.Options{
-			Timeout:                o.VerifyTimeout,
-			Concurrency:            o.VerifyConcurrency,
-			PerRegistryConcurrency: o.VerifyPerRegistry,
-		}),
-		Now: time.Now,
+		Client:          mgr.GetClient(),
+		ArtifactChecker: checker,
+		EventRecorder:   recorder,
+		Now:             time.Now,
 	}
 	if err := artifacts.SetupWithManager(mgr, o.Concurrency, cmp.Or(o.APIDiscoveryInterval, 30*time.Second)); err != nil {
 		return fmt.Errorf("setting up the artifact verification controller: %w", err)

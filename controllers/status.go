@@ -107,6 +107,13 @@ func summarize(obj *v1alpha1.VerificationPolicy, reconcileErr error) {
 	case conditions.IsTrue(obj, meta.StalledCondition):
 		c := conditions.Get(obj, meta.StalledCondition)
 		conditions.MarkFalse(obj, meta.ReadyCondition, c.Reason, "%s", c.Message)
+	case conditions.IsTrue(obj, v1alpha1.RolloutHeldCondition):
+		c := conditions.Get(obj, v1alpha1.RolloutHeldCondition)
+		conditions.MarkFalse(obj, meta.ReadyCondition, c.Reason, "%s", c.Message)
+	case conditions.GetReason(obj, v1alpha1.SecretsSyncedCondition) == v1alpha1.ReasonRolloutProgressing:
+		// A staged rollout under way is progress, not failure.
+		c := conditions.Get(obj, v1alpha1.SecretsSyncedCondition)
+		conditions.MarkUnknown(obj, meta.ReadyCondition, c.Reason, "%s", c.Message)
 	case conditions.IsFalse(obj, v1alpha1.SecretsSyncedCondition):
 		c := conditions.Get(obj, v1alpha1.SecretsSyncedCondition)
 		conditions.MarkFalse(obj, meta.ReadyCondition, c.Reason, "%s", c.Message)

@@ -83,14 +83,15 @@ func run(m *testing.M) int {
 		return 1
 	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		TrustNamespace:        trustNS,
-		Concurrency:           4,
-		WriteConcurrency:      16,
-		ConflictRetryInterval: 2 * time.Second,
-		VerifyTimeout:         3 * time.Second,
-		VerifyConcurrency:     16,
-		VerifyPerRegistry:     4,
-		APIDiscoveryInterval:  300 * time.Millisecond,
+		TrustNamespace:         trustNS,
+		Concurrency:            4,
+		WriteConcurrency:       16,
+		ConflictRetryInterval:  2 * time.Second,
+		VerifyTimeout:          3 * time.Second,
+		VerifyConcurrency:      16,
+		VerifyPerRegistry:      4,
+		APIDiscoveryInterval:   300 * time.Millisecond,
+		RolloutRecheckInterval: time.Second,
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

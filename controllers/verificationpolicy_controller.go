@@ -16,6 +16,7 @@ import (
 	"github.com/fluxcd/pkg/runtime/patch"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	kuberecorder "k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/rollout"
 	"github.com/flux-notation/verification-operator/controllers/sources"
 	"github.com/flux-notation/verification-operator/controllers/targets"
 	"github.com/flux-notation/verification-operator/controllers/trustconfig"
@@ -39,6 +41,7 @@ var ownedConditions = []string{
 	meta.ReconcilingCondition,
 	meta.StalledCondition,
 	v1alpha1.SecretsSyncedCondition,
+	v1alpha1.RolloutHeldCondition,
 }
 
 // VerificationPolicyReconciler renders each VerificationPolicy's trust
@@ -55,6 +58,11 @@ type VerificationPolicyReconciler struct {
 	ConflictRetryInterval time.Duration
 	// Now is the clock used for certificate validity warnings.
 	Now func() time.Time
+	// Checker verifies governed artifacts for the preflight and stage gates.
+	Checker *ArtifactChecker
+	// RolloutRecheckInterval is how often a held or waiting rollout looks
+	// again (artifacts may be re-signed under the same digest).
+	RolloutRecheckInterval time.Duration
 }
 
 // RBAC, least privilege; each rule says why it exists.
@@ -157,6 +165,22 @@ func (r *VerificationPolicyReconciler) reconcile(ctx context.Context, obj *v1alp
 		return ctrl.Result{}, err
 	}
 
+	plan, err := r.planRollout(ctx, obj, rendered, nsList.Items, selection, existing)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if plan.held {
+		// The preflight refused the new configuration: nothing is written
+		// or pruned, and status keeps describing what is deployed.
+		c := conditions.Get(obj, v1alpha1.RolloutHeldCondition)
+		conditions.MarkFalse(obj, v1alpha1.SecretsSyncedCondition, c.Reason, "%s", c.Message)
+		conditions.Delete(obj, meta.ReconcilingCondition)
+		conditions.Delete(obj, meta.StalledCondition)
+		obj.Status.ObservedGeneration = obj.Generation
+		markHandled(obj)
+		return ctrl.Result{RequeueAfter: r.RolloutRecheckInterval}, nil
+	}
+
 	digestChanged := obj.Status.TrustDigest != rendered.TrustDigest
 	if digestChanged {
 		for _, w := range rendered.Warnings {
@@ -171,7 +195,8 @@ func (r *VerificationPolicyReconciler) reconcile(ctx context.Context, obj *v1alp
 	}
 
 	tmpl := targets.Template{Policy: obj, Data: rendered.Data, TrustDigest: rendered.TrustDigest}
-	outcomes := r.Writer.Sync(ctx, tmpl, selection.Targeted, existing)
+	outcomes := r.Writer.Sync(ctx, tmpl, plan.desired, existing)
+	outcomes = append(outcomes, r.keepPrevious(ctx, plan, existing)...)
 	pruneErr := r.Writer.Prune(ctx, stale)
 
 	report := summarizeOutcomes(outcomes, selection)
@@ -184,6 +209,32 @@ func (r *VerificationPolicyReconciler) reconcile(ctx context.Context, obj *v1alp
 	r.emitSyncEvents(obj, report, rendered.TrustDigest)
 
 	conditions.Delete(obj, meta.StalledCondition)
+	requeue := obj.GetRequeueAfter()
+	if plan.stage >= 0 && report.failed == 0 {
+		after, err := r.advanceStage(ctx, obj, plan, rendered)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		requeue = min(requeue, after)
+		if st := obj.Status.Rollout; rollout.Current(st) < len(st.Stages) || conditions.IsTrue(obj, v1alpha1.RolloutHeldCondition) {
+			cur := rollout.Current(st)
+			if held := conditions.Get(obj, v1alpha1.RolloutHeldCondition); held != nil && held.Status == metav1.ConditionTrue {
+				conditions.MarkFalse(obj, v1alpha1.SecretsSyncedCondition, held.Reason, "%s", held.Message)
+				conditions.Delete(obj, meta.ReconcilingCondition)
+			} else {
+				msg := fmt.Sprintf("rolling out %s: stage %d/%d (%s) %s", shortDigest(st.DesiredDigest), cur+1, len(st.Stages),
+					st.Stages[cur].Name, strings.ToLower(string(st.Stages[cur].State)))
+				conditions.MarkFalse(obj, v1alpha1.SecretsSyncedCondition, v1alpha1.ReasonRolloutProgressing, "%s", msg)
+				conditions.MarkReconciling(obj, v1alpha1.ReasonRolloutProgressing, "%s", msg)
+			}
+			obj.Status.ObservedGeneration = obj.Generation
+			markHandled(obj)
+			if pruneErr != nil {
+				return ctrl.Result{}, fmt.Errorf("pruning Secrets no longer targeted: %w", pruneErr)
+			}
+			return ctrl.Result{RequeueAfter: requeue}, nil
+		}
+	}
 	switch {
 	case report.failed > 0:
 		conditions.MarkFalse(obj, v1alpha1.SecretsSyncedCondition, v1alpha1.ReasonSyncFailed, "%s", report.message())
@@ -200,13 +251,18 @@ func (r *VerificationPolicyReconciler) reconcile(ctx context.Context, obj *v1alp
 		return ctrl.Result{}, fmt.Errorf("pruning Secrets no longer targeted: %w", pruneErr)
 	}
 
+	if gated(obj) && report.conflicted == 0 {
+		if err := r.completeRollout(ctx, obj, rendered); err != nil {
+			return ctrl.Result{}, fmt.Errorf("recording the completed rollout: %w", err)
+		}
+	}
 	conditions.Delete(obj, meta.ReconcilingCondition)
 	obj.Status.ObservedGeneration = obj.Generation
 	markHandled(obj)
 	if report.conflicted > 0 {
-		return ctrl.Result{RequeueAfter: min(r.ConflictRetryInterval, obj.GetRequeueAfter())}, nil
+		return ctrl.Result{RequeueAfter: min(r.ConflictRetryInterval, requeue)}, nil
 	}
-	return ctrl.Result{RequeueAfter: obj.GetRequeueAfter()}, nil
+	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
 // render resolves the sources and renders the Secret data.
@@ -269,6 +325,8 @@ func (r *VerificationPolicyReconciler) ownedSecrets(ctx context.Context, obj *v1
 	for i := range list.Items {
 		s := &list.Items[i]
 		switch {
+		case s.Labels[v1alpha1.RoleLabel] != "":
+			// Our own bookkeeping (the rollout snapshot), not a target.
 		case terminating[s.Namespace]:
 		case targeted[s.Namespace] && s.Name == obj.SecretName():
 			existing[s.Namespace] = s
@@ -291,9 +349,16 @@ func (r *VerificationPolicyReconciler) finalize(ctx context.Context, obj *v1alph
 	}); err != nil {
 		return fmt.Errorf("listing generated Secrets: %w", err)
 	}
-	secrets := make([]*corev1.Secret, len(list.Items))
+	var secrets, bookkeeping []*corev1.Secret
 	for i := range list.Items {
-		secrets[i] = &list.Items[i]
+		if list.Items[i].Labels[v1alpha1.RoleLabel] != "" {
+			bookkeeping = append(bookkeeping, &list.Items[i])
+			continue
+		}
+		secrets = append(secrets, &list.Items[i])
+	}
+	if err := r.Writer.Prune(ctx, bookkeeping); err != nil {
+		return fmt.Errorf("deleting the rollout snapshot: %w", err)
 	}
 	if obj.Spec.Target.DeletionPolicy == v1alpha1.DeletionPolicyOrphan {
 		if err := r.Writer.Release(ctx, secrets); err != nil {
@@ -390,4 +455,23 @@ func isNotFound(err error) bool {
 		return len(agg.Errors()) > 0
 	}
 	return apierrors.IsNotFound(err)
+}
+
+// keepPrevious gives namespaces of stages not yet reached the stable
+// configuration when they have none of ours (a namespace created or
+// relabelled mid-rollout), and leaves the others as they are.
+func (r *VerificationPolicyReconciler) keepPrevious(ctx context.Context, plan *rolloutPlan, existing map[string]*corev1.Secret) []targets.Outcome {
+	var missing []string
+	var outcomes []targets.Outcome
+	for _, ns := range plan.previous {
+		if existing[ns] != nil || plan.stable == nil {
+			outcomes = append(outcomes, targets.Outcome{Namespace: ns, State: targets.Synced})
+			continue
+		}
+		missing = append(missing, ns)
+	}
+	if len(missing) > 0 {
+		outcomes = append(outcomes, r.Writer.Sync(ctx, *plan.stable, missing, existing)...)
+	}
+	return outcomes
 }

@@ -54,6 +54,8 @@ func (r *VerificationPolicyReconciler) SetupWithManager(ctx context.Context, mgr
 			predicates.ReconcileRequestedPredicate{},
 			// Ready reflects the companion's ArtifactsVerified too.
 			artifactsVerifiedChanged(),
+			// The force-rollout annotation releases a held rollout.
+			predicate.AnnotationChangedPredicate{},
 		))).
 		// Generated Secrets (the cache only holds ours): restore drift.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(policyOfSecret)).

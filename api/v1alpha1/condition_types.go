@@ -10,6 +10,10 @@ const (
 	// ArtifactsVerifiedCondition reports whether every governed
 	// OCIRepository verifies against the current trust configuration.
 	ArtifactsVerifiedCondition = "ArtifactsVerified"
+
+	// RolloutHeldCondition is True while a new trust configuration is held
+	// back because it would break artifacts (preflight or a failing stage).
+	RolloutHeldCondition = "RolloutHeld"
 )
 
 // Condition reasons. They are part of the API: users write alerts on them.
@@ -56,6 +60,17 @@ const (
 	ReasonTerminating = "NamespaceTerminating"
 	// ReasonNamespaceNotFound means a namespace listed by name does not exist.
 	ReasonNamespaceNotFound = "NamespaceNotFound"
+	// ReasonPreflightFailed: artifacts that verify today would fail with
+	// the new configuration; nothing was written.
+	ReasonPreflightFailed = "PreflightFailed"
+	// ReasonStageFailed: an artifact of a rollout stage fails with the new
+	// configuration; later stages keep the previous one.
+	ReasonStageFailed = "StageFailed"
+	// ReasonRolloutProgressing: a staged rollout is under way.
+	ReasonRolloutProgressing = "RolloutProgressing"
+	// ReasonRolloutComplete: the desired configuration reached every stage.
+	ReasonRolloutComplete = "RolloutComplete"
+
 	// ReasonWriteFailed means the API server refused a write to a namespace.
 	ReasonWriteFailed = "WriteFailed"
 )

@@ -25,6 +25,16 @@ const (
 	// TrustDigestAnnotation holds the trust digest of a generated Secret's
 	// data, so drift is detected without comparing payloads.
 	TrustDigestAnnotation = "verification.flux-notation.io/trust-digest"
+	// ForceRolloutAnnotation, set on a policy to a trust digest, accepts
+	// that rolling out that digest breaks artifacts: the preflight and stage
+	// gates let it through.
+	ForceRolloutAnnotation = "verification.flux-notation.io/force-rollout"
+	// RoleLabel tells apart the operator's own bookkeeping Secrets (the
+	// rollout snapshot) from the Secrets it writes for Flux.
+	RoleLabel = "verification.flux-notation.io/role"
+	// RoleRolloutSnapshot marks the Secret in the trust namespace that keeps
+	// a policy's last fully rolled-out configuration.
+	RoleRolloutSnapshot = "rollout-snapshot"
 	// FinalizerName lets the operator strip ownership from orphaned Secrets
 	// before a policy with deletionPolicy Orphan goes away.
 	FinalizerName = "verification.flux-notation.io/finalizer"
@@ -408,6 +418,78 @@ type VerificationPolicyStatus struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	OCIRepositoryIssues []OCIRepositoryIssue `json:"ociRepositoryIssues,omitempty"`
+
+	// Rollout is the state of a preflighted or staged rollout. It lives in
+	// the cluster so a restarted manager resumes where it was.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
+}
+
+// RolloutStageState is the state of one stage of a rollout.
+// +kubebuilder:validation:Enum=Pending;Progressing;Verified;Failed
+type RolloutStageState string
+
+const (
+	// StagePending: the stage keeps the previous configuration.
+	StagePending RolloutStageState = "Pending"
+	// StageProgressing: the stage holds the new configuration and its
+	// artifacts are being verified.
+	StageProgressing RolloutStageState = "Progressing"
+	// StageVerified: every governed artifact of the stage verifies.
+	StageVerified RolloutStageState = "Verified"
+	// StageFailed: an artifact of the stage fails; the rollout is held.
+	StageFailed RolloutStageState = "Failed"
+)
+
+// PreflightState is the outcome of the preflight for the desired digest.
+// +kubebuilder:validation:Enum=Passed;Failed;Forced
+type PreflightState string
+
+const (
+	// PreflightPassed: no governed artifact that verifies today would fail.
+	PreflightPassed PreflightState = "Passed"
+	// PreflightFailed: some would; nothing is written.
+	PreflightFailed PreflightState = "Failed"
+	// PreflightForced: the force-rollout annotation accepted the breakage.
+	PreflightForced PreflightState = "Forced"
+)
+
+// RolloutStatus is the state of the rollout of DesiredDigest.
+type RolloutStatus struct {
+	// DesiredDigest is the trust digest being rolled out.
+	DesiredDigest string `json:"desiredDigest"`
+	// StableDigest is the digest of the last configuration that reached
+	// every stage; namespaces of stages not yet reached get it.
+	// +optional
+	StableDigest string `json:"stableDigest,omitempty"`
+	// Preflight is the outcome of the preflight for DesiredDigest.
+	// +optional
+	Preflight PreflightState `json:"preflight,omitempty"`
+	// Stages, in rollout order (Staged strategy only).
+	// +kubebuilder:validation:MaxItems=17
+	// +optional
+	Stages []RolloutStageStatus `json:"stages,omitempty"`
+}
+
+// RolloutStageStatus is the state of one stage.
+type RolloutStageStatus struct {
+	// Name of the stage; the implicit last stage of targeted namespaces in
+	// no stage is named "unstaged".
+	Name string `json:"name"`
+	// Namespaces is the number of targeted namespaces in the stage.
+	// +optional
+	Namespaces int32 `json:"namespaces"`
+	// Digest is the trust digest applied to the stage's namespaces.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+	// State is Pending, Progressing, Verified or Failed.
+	State RolloutStageState `json:"state"`
+	// CompletedAt is when the stage was verified.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+	// Message explains the state, naming failing artifacts.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // CertificateStatus summarises one certificate of the rendered Secret.
