@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
@@ -194,4 +196,11 @@ func containsAny(s string, subs ...string) bool {
 
 func selectorFor(l map[string]string) *metav1.LabelSelector {
 	return &metav1.LabelSelector{MatchLabels: l}
+}
+
+func policyAsUnstructured(g Gomega, p *v1alpha1.VerificationPolicy) *unstructured.Unstructured {
+	p.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind(v1alpha1.VerificationPolicyKind))
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(p)
+	g.Expect(err).NotTo(HaveOccurred())
+	return &unstructured.Unstructured{Object: obj}
 }

@@ -1,8 +1,10 @@
 package controllers_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -47,7 +49,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
+	// Every log line, at the most verbose level, goes to managerLogs so tests
+	// can prove what is never logged; stderr gets them only on request.
+	var out io.Writer = &managerLogs
+	if os.Getenv("TEST_VERBOSE_MANAGER") != "" {
+		out = io.MultiWriter(&managerLogs, os.Stderr)
+	}
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapcore.Level(-5)), zap.WriteTo(out)))
 	env, cfg, err := testenv.Start()
 	testEnv = env
 	if err != nil {
@@ -105,23 +113,53 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-func zapLevel() zapcore.Level {
-	if os.Getenv("TEST_VERBOSE_MANAGER") != "" {
-		return -2
-	}
-	return 2 // errors only: keep CI output readable
+// managerLogs holds everything the manager logged in this test binary.
+var managerLogs syncBuffer
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-// writeCounter counts mutating requests to Secrets per namespace.
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// writeCounter counts mutating requests to Secrets per namespace, and
+// every request (reads too) per namespace and resource.
 type writeCounter struct {
-	mu     sync.Mutex
-	counts map[string]int
+	mu       sync.Mutex
+	counts   map[string]int
+	requests map[string]int // "<namespace>/<resource>"
+}
+
+// requestsTo returns the manager's requests of any verb to resource in ns.
+func (w *writeCounter) requestsTo(ns, resource string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.requests[ns+"/"+resource]
 }
 
 func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		// Paths look like /api/v1/namespaces/<ns>/secrets[/<name>].
 		parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+		if len(parts) >= 5 && parts[2] == "namespaces" {
+			w.mu.Lock()
+			if w.requests == nil {
+				w.requests = map[string]int{}
+			}
+			w.requests[parts[3]+"/"+parts[4]]++
+			w.mu.Unlock()
+		}
 		if req.Method != http.MethodGet && len(parts) >= 5 && parts[2] == "namespaces" && parts[4] == "secrets" {
 			w.mu.Lock()
 			if w.counts == nil {
