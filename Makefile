@@ -64,6 +64,17 @@ $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd:
 test: envtest vet ## Run every test against a real API server.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -v -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) -count=1 ./...
 
+# test/e2e (part of ./...) builds bin/manager with the same flags as `build`
+# (test/cluster/build.go; keep LDFLAGS in step) and runs it as its own process,
+# as the ServiceAccount config/default binds, with only the shipped RBAC.
+.PHONY: e2e
+e2e: envtest ## Run only the end-to-end tests.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -v -count=1 -timeout 10m ./test/e2e
+
+.PHONY: demo
+demo: envtest ## Run the operator's whole job on a local control plane (DEMO_KEEP=1 keeps it up).
+	@KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./hack/demo
+
 .PHONY: fuzz
 fuzz: ## Fuzz the trust configuration renderer for 60 s.
 	go test ./controllers/trustconfig -run '^$$' -fuzz FuzzRender -fuzztime 60s

@@ -3,8 +3,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"time"
 
@@ -180,7 +182,16 @@ func run(ctx context.Context, o *options) error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	// Ready only once the informers have synced: before that the manager
+	// would act on an empty view of the cluster.
+	if err := mgr.AddReadyzCheck("informers", func(req *http.Request) error {
+		waitCtx, cancel := context.WithTimeout(req.Context(), time.Second)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(waitCtx) {
+			return errors.New("informer caches are not synced yet")
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/test/certs"
+)
+
+// createCAs makes the CA platform engineers distribute today, its
+// successor, and the code-signing certificate each issues to the release
+// pipeline. Both certificates have the same subject, the identity the
+// trust policy names, so only the trusted root decides.
+func (d *demo) createCAs(context.Context) error {
+	d.caG1 = certs.NewCA("Demo Release Root G1")
+	d.signerG1 = certs.NewCodeSigner(signerName, d.caG1)
+	d.caG2 = certs.NewCA("Demo Release Root G2")
+	d.signerG2 = certs.NewCodeSigner(signerName, d.caG2)
+	d.printf("    each issues a code-signing certificate for %q\n", signerName)
+	return nil
+}
+
+// createPolicy creates the policy, trusting G1 for the team repositories,
+// and shows as it happens the Secrets appearing and the verdicts arriving:
+// team-a (signed under G1) verifies, the others do not.
+func (d *demo) createPolicy(ctx context.Context) error {
+	var scopes []string
+	for _, team := range teams {
+		scopes = append(scopes, d.repository(team))
+	}
+	p := &v1alpha1.VerificationPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: policyName},
+		Spec: v1alpha1.VerificationPolicySpec{
+			TrustPolicies: []v1alpha1.TrustPolicyStatement{{
+				Name:                  "demo-releases",
+				RegistryScopes:        scopes,
+				SignatureVerification: v1alpha1.SignatureVerification{Level: "strict"},
+				TrustedIdentities:     []string{"x509.subject: " + d.signerG1.Cert.Subject.String()},
+			}},
+			Certificates: []v1alpha1.CertificateSource{{Name: "demo-root", Inline: string(d.caG1.PEM())}},
+			Target: v1alpha1.Target{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{verifyLabel: "true"}},
+			},
+		},
+	}
+	if err := d.k8s.Create(ctx, p); err != nil {
+		return err
+	}
+	snap, err := d.table.follow(ctx, d, goal{verified: teams[0]})
+	d.before = snap
+	return err
+}
+
+// rotateCA replaces G1 with G2 in the policy, as a platform engineer would
+// before G1 expires. The new trust configuration reaches every namespace,
+// and the operator re-verifies at once: team-b, already signing under G2,
+// now verifies, and team-a, still signing under G1, no longer does.
+func (d *demo) rotateCA(ctx context.Context) error {
+	start := time.Now()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		p := &v1alpha1.VerificationPolicy{}
+		if err := d.k8s.Get(ctx, client.ObjectKey{Name: policyName}, p); err != nil {
+			return err
+		}
+		p.Spec.Certificates[0].Inline = string(d.caG2.PEM())
+		return d.k8s.Update(ctx, p)
+	})
+	if err != nil {
+		return err
+	}
+	snap, err := d.table.follow(ctx, d, goal{replaces: d.before.digest, verified: teams[1]})
+	d.after, d.rotation = snap, time.Since(start)
+	return err
+}
+
+// goal is what a step waits for: the policy handled its current spec, one
+// trust digest (not the one being replaced) is in every team namespace and
+// none in sandbox, and every team's OCIRepository has a verdict against it,
+// with only the named team's verified. The verdicts are part of the goal
+// because they are what tells the old trust configuration from the new.
+type goal struct {
+	replaces string
+	verified string
+}
+
+func (g goal) reached(s snapshot) bool {
+	if !s.handled || s.digest == "" || s.digest == g.replaces || s.secrets[sandbox] != "" {
+		return false
+	}
+	if !s.artifacts || int(s.counts.Matched) != len(teams) || s.counts.Pending > 0 {
+		return false
+	}
+	for _, team := range teams {
+		if s.secrets[team] != s.digest || (s.verdict(team) == "Verified") != (team == g.verified) {
+			return false
+		}
+	}
+	return true
+}
+
+func (g goal) String() string {
+	return fmt.Sprintf("one trust digest in %s, with only %s/%s verified", strings.Join(teams, ", "), g.verified, ociRepositoryName)
+}
+
+func (d *demo) summary(context.Context) error {
+	d.printf("    %d/%d labelled namespaces hold Secret %s; %s (not labelled) has none\n",
+		len(teams), len(teams), v1alpha1.DefaultSecretName, sandbox)
+	d.printf("    rotating G1 to G2 moved every namespace from %s to %s and changed the verdicts, in %s:\n",
+		short(d.before.digest), short(d.after.digest), d.rotation.Round(10*time.Millisecond))
+	for _, team := range teams {
+		was, is := d.before.verdict(team), d.after.verdict(team)
+		change := "still " + is
+		if was != is {
+			change = was + " -> " + is
+		}
+		d.printf("      %s/%s: %s\n", team, ociRepositoryName, change)
+	}
+	d.printf("    the manager ran as %s, with only the RBAC config/default ships\n", d.install.User())
+	d.printf("    done in %s; logs in %s\n", time.Since(d.start).Round(100*time.Millisecond), d.rel(d.dir))
+	return nil
+}
+
+// short abbreviates a digest for display: "sha256:" and 8 hex digits.
+func short(digest string) string {
+	algo, hex, ok := strings.Cut(digest, ":")
+	if !ok || len(hex) < 8 {
+		return digest
+	}
+	return algo + ":" + hex[:8]
+}
