@@ -107,35 +107,32 @@ func (r *ArtifactReconciler) kickAll(ctx context.Context, kick chan<- event.Type
 // trustDigestChanged passes policy updates whose rendered trust changed: the
 // sync reconciler records it in status, which does not bump the generation.
 func trustDigestChanged() predicate.Predicate {
-	return predicate.Funcs{
-		CreateFunc: func(event.CreateEvent) bool { return false },
-		DeleteFunc: func(event.DeleteEvent) bool { return false },
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			o, ok1 := e.ObjectOld.(*v1alpha1.VerificationPolicy)
-			n, ok2 := e.ObjectNew.(*v1alpha1.VerificationPolicy)
-			return ok1 && ok2 && o.Status.TrustDigest != n.Status.TrustDigest
-		},
-		GenericFunc: func(event.GenericEvent) bool { return false },
-	}
+	return policyUpdated(func(o, n *v1alpha1.VerificationPolicy) bool {
+		return o.Status.TrustDigest != n.Status.TrustDigest
+	})
 }
 
 // artifactsVerifiedChanged passes policy updates whose ArtifactsVerified
 // condition changed, so the sync reconciler recomputes Ready.
 func artifactsVerifiedChanged() predicate.Predicate {
+	return policyUpdated(func(o, n *v1alpha1.VerificationPolicy) bool {
+		oc, nc := conditions.Get(o, v1alpha1.ArtifactsVerifiedCondition), conditions.Get(n, v1alpha1.ArtifactsVerifiedCondition)
+		if oc == nil || nc == nil {
+			return oc != nc
+		}
+		return oc.Status != nc.Status || oc.Reason != nc.Reason || oc.Message != nc.Message
+	})
+}
+
+// policyUpdated passes only policy updates for which changed holds.
+func policyUpdated(changed func(old, new *v1alpha1.VerificationPolicy) bool) predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc: func(event.CreateEvent) bool { return false },
 		DeleteFunc: func(event.DeleteEvent) bool { return false },
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			o, ok1 := e.ObjectOld.(*v1alpha1.VerificationPolicy)
 			n, ok2 := e.ObjectNew.(*v1alpha1.VerificationPolicy)
-			if !ok1 || !ok2 {
-				return false
-			}
-			oc, nc := conditions.Get(o, v1alpha1.ArtifactsVerifiedCondition), conditions.Get(n, v1alpha1.ArtifactsVerifiedCondition)
-			if oc == nil || nc == nil {
-				return oc != nc
-			}
-			return oc.Status != nc.Status || oc.Reason != nc.Reason || oc.Message != nc.Message
+			return ok1 && ok2 && changed(o, n)
 		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
