@@ -54,6 +54,7 @@ type options struct {
 	verifyTimeout          time.Duration
 	verifyConcurrency      int
 	verifyPerRegistry      int
+	rolloutRecheck         time.Duration
 	logOptions             logger.Options
 	clientOptions          client.Options
 }
@@ -92,6 +93,8 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 		"Artifacts verified in parallel.")
 	fs.IntVar(&o.verifyPerRegistry, "verify-per-registry", 4,
 		"Artifacts verified in parallel against one registry host, so a slow registry cannot take every worker.")
+	fs.DurationVar(&o.rolloutRecheck, "rollout-recheck-interval", time.Minute,
+		"How often a held or waiting rollout verifies its artifacts again (re-signing keeps an artifact's digest).")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "",
 		"Path to a kubeconfig; default: $KUBECONFIG, the in-cluster config, then ~/.kube/config.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version and exit.")
@@ -168,13 +171,14 @@ func run(ctx context.Context, o *options) error {
 	}
 
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		TrustNamespace:        o.trustNamespace,
-		Concurrency:           o.concurrency,
-		WriteConcurrency:      o.writeConcurrency,
-		ConflictRetryInterval: o.conflictRetry,
-		VerifyTimeout:         o.verifyTimeout,
-		VerifyConcurrency:     o.verifyConcurrency,
-		VerifyPerRegistry:     o.verifyPerRegistry,
+		TrustNamespace:         o.trustNamespace,
+		Concurrency:            o.concurrency,
+		WriteConcurrency:       o.writeConcurrency,
+		ConflictRetryInterval:  o.conflictRetry,
+		VerifyTimeout:          o.verifyTimeout,
+		VerifyConcurrency:      o.verifyConcurrency,
+		VerifyPerRegistry:      o.verifyPerRegistry,
+		RolloutRecheckInterval: o.rolloutRecheck,
 	}); err != nil {
 		return err
 	}

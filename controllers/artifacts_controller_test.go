@@ -256,8 +256,12 @@ func testCloudProviderIsDelegated(t *testing.T) {
 		g.Expect(is.Message).To(ContainSubstring("verification delegated to Flux"))
 	}, timeout, poll).Should(Succeed())
 
-	// Once Flux verifies with our fingerprint, it counts as verified.
-	setFluxStatus(t, ns, name, metav1.ConditionTrue, got.Status.FluxFingerprint, "v1@sha256:"+fmt.Sprintf("%064d", 1))
+	// Once Flux verifies with our fingerprint, it counts as verified. The
+	// fingerprint is read once the sync has recorded it (Ready for this
+	// generation).
+	ready := waitReady(t, p.Name)
+	g.Expect(ready.Status.FluxFingerprint).NotTo(BeEmpty())
+	setFluxStatus(t, ns, name, metav1.ConditionTrue, ready.Status.FluxFingerprint, "v1@sha256:"+fmt.Sprintf("%064d", 1))
 	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 1, Verified: 1, FluxVerified: 1})
 }
 

@@ -209,6 +209,9 @@ func secretsOf(g Gomega, policy string) map[string]*corev1.Secret {
 	})).To(Succeed())
 	out := make(map[string]*corev1.Secret, len(list.Items))
 	for i := range list.Items {
+		if list.Items[i].Labels[v1alpha1.RoleLabel] != "" {
+			continue // the operator's own bookkeeping, not a Secret for Flux
+		}
 		out[list.Items[i].Namespace] = &list.Items[i]
 	}
 	return out
