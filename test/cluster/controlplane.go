@@ -18,6 +18,9 @@ import (
 type ControlPlane struct {
 	env   *envtest.Environment
 	admin *envtest.AuthenticatedUser
+	// certDir holds kube-apiserver's certificates and keys when the plane
+	// is Restartable; Stop removes it.
+	certDir string
 }
 
 // ControlPlaneOptions tune StartControlPlane.
@@ -28,6 +31,10 @@ type ControlPlaneOptions struct {
 	// default is a minute: on two shared cores a cold kube-apiserver can
 	// take far longer than envtest's own 20 s default.
 	StartTimeout time.Duration
+	// Restartable keeps kube-apiserver's certificates and keys in a
+	// directory that outlives the process, so StopAPIServer and
+	// StartAPIServer can restart it with the same identity (see restart.go).
+	Restartable bool
 }
 
 // StartControlPlane starts kube-apiserver and etcd from KUBEBUILDER_ASSETS,
@@ -51,9 +58,26 @@ func StartControlPlane(o ControlPlaneOptions) (*ControlPlane, error) {
 		api.Out, api.Err = o.Log, o.Log
 		env.ControlPlane.Etcd = &envtest.Etcd{Out: o.Log, Err: o.Log}
 	}
+	plane := &ControlPlane{env: env}
+	if o.Restartable {
+		dir, err := os.MkdirTemp("", "verification-operator-apiserver-")
+		if err != nil {
+			return nil, err
+		}
+		// envtest leaves a CertDir it did not create in place on Stop.
+		api := env.ControlPlane.GetAPIServer()
+		api.CertDir = dir
+		plane.certDir = dir
+		// Without this, SIGTERM makes kube-apiserver wait for open watches
+		// up to --request-timeout (60 s), and envtest kills it after
+		// ControlPlaneStopTimeout. With it, kube-apiserver drains requests
+		// in flight, answering new ones with 429 and Retry-After, and then
+		// gives open connections 2 s, as in a rolling restart.
+		api.Configure().Set("shutdown-send-retry-after", "true")
+	}
 	if _, err := env.Start(); err != nil {
 		// A half-started plane may have left etcd running.
-		_ = env.Stop()
+		_ = plane.Stop()
 		return nil, fmt.Errorf("starting kube-apiserver and etcd: %w", err)
 	}
 	// Our own cluster-admin, rather than envtest's internal default user, so
@@ -63,15 +87,20 @@ func StartControlPlane(o ControlPlaneOptions) (*ControlPlane, error) {
 	admin, err := env.AddUser(envtest.User{Name: "cluster-admin", Groups: []string{"system:masters"}},
 		&rest.Config{QPS: 500, Burst: 1000})
 	if err != nil {
-		_ = env.Stop()
+		_ = plane.Stop()
 		return nil, fmt.Errorf("provisioning the admin user: %w", err)
 	}
-	return &ControlPlane{env: env, admin: admin}, nil
+	plane.admin = admin
+	return plane, nil
 }
 
 // Stop stops kube-apiserver and etcd and removes their data.
 func (c *ControlPlane) Stop() error {
-	return c.env.Stop()
+	err := c.env.Stop()
+	if c.certDir != "" {
+		err = errors.Join(err, os.RemoveAll(c.certDir))
+	}
+	return err
 }
 
 // URL is the API server's address, https://127.0.0.1:<port>.
