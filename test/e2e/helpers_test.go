@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -53,32 +52,7 @@ func uniqueLabel() map[string]string {
 // the test killed itself is left alone. Its log is shown if the test fails.
 func startManager(t *testing.T, args ...string) *cluster.Manager {
 	t.Helper()
-	m, err := cluster.StartManager(cluster.ManagerConfig{
-		Binary:         managerBinary,
-		Kubeconfig:     managerKubeconfig,
-		TrustNamespace: install.Namespace,
-		LogFile:        filepath.Join(t.TempDir(), "manager.log"),
-		Args:           args,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		select {
-		case <-m.Done():
-		default:
-			if code, err := m.Stop(stopTimeout); err != nil || code != 0 {
-				t.Errorf("manager (pid %d) did not exit cleanly on SIGTERM: exit code %d, %v", m.PID(), code, err)
-			}
-		}
-		if t.Failed() {
-			t.Logf("manager log %s ends with:\n%s", m.LogFile(), m.LogTail(40))
-		}
-	})
-	if err := m.WaitReady(context.Background(), timeout); err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return startManagerWith(t, managerKubeconfig, args...)
 }
 
 // expectNoForbidden fails if the manager was ever refused by RBAC: with
