@@ -98,6 +98,19 @@ run: manifests ## Run the manager against the current kubeconfig.
 docker-build: ## Build the container image (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) --build-arg GIT_COMMIT=$(GIT_COMMIT) -t $(IMG) .
 
+##@ Benchmark
+
+TRUST_MANAGER_VERSION ?= 0.25.0
+TRUST_MANAGER := $(BIN)/trust-manager/$(TRUST_MANAGER_VERSION)/trust-manager
+
+$(TRUST_MANAGER):
+	TRUST_MANAGER_VERSION=$(TRUST_MANAGER_VERSION) hack/bench/build-trust-manager.sh $(dir $(TRUST_MANAGER))
+
+.PHONY: bench
+bench: envtest build $(TRUST_MANAGER) ## Measure against trust-manager and the API server's limit (~21 min, not in make test; writes test/bench/RESULTS.md).
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./test/bench --manager=$(BIN)/manager \
+		--trust-manager=$(TRUST_MANAGER) --trust-manager-version=v$(TRUST_MANAGER_VERSION) $(BENCH_ARGS)
+
 ##@ Deployment
 
 .PHONY: bundle

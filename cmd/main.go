@@ -91,7 +91,7 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 		"Timeout of each registry interaction when verifying an artifact.")
 	fs.IntVar(&o.verifyConcurrency, "verify-concurrency", 16,
 		"Artifacts verified in parallel.")
-	fs.IntVar(&o.verifyPerRegistry, "verify-per-registry", 4,
+	fs.IntVar(&o.verifyPerRegistry, "verify-per-registry", 8,
 		"Artifacts verified in parallel against one registry host, so a slow registry cannot take every worker.")
 	fs.DurationVar(&o.rolloutRecheck, "rollout-recheck-interval", time.Minute,
 		"How often a held or waiting rollout verifies its artifacts again (re-signing keeps an artifact's digest).")

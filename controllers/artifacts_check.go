@@ -39,8 +39,19 @@ func (r *ArtifactChecker) APIServed() bool { return r.apiServed.Load() }
 // Governed returns the policy's OCIRepositories, sorted, and the policy's
 // generated Secrets by namespace.
 func (r *ArtifactChecker) Governed(ctx context.Context, obj *v1alpha1.VerificationPolicy) ([]*ocirepos.Repository, map[string]*corev1.Secret, error) {
+	list := ocirepos.NewList()
+	if err := r.List(ctx, list); err != nil {
+		return nil, nil, fmt.Errorf("listing OCIRepositories: %w", err)
+	}
+	if len(list.Items) == 0 {
+		// Nothing can be governed: skip reading namespaces and Secrets,
+		// which on a large cluster is most of this reconciler's cost.
+		return nil, map[string]*corev1.Secret{}, nil
+	}
+	// Namespaces and Secrets are only read here: take the cache's objects
+	// without copying them.
 	var nsList corev1.NamespaceList
-	if err := r.List(ctx, &nsList); err != nil {
+	if err := r.List(ctx, &nsList, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, fmt.Errorf("listing namespaces: %w", err)
 	}
 	sel, err := targets.Select(obj.Spec.Target, nsList.Items)
@@ -52,10 +63,6 @@ func (r *ArtifactChecker) Governed(ctx context.Context, obj *v1alpha1.Verificati
 		if repoSelector, err = metav1.LabelSelectorAsSelector(s); err != nil {
 			return nil, nil, fmt.Errorf("ociRepositories.selector: %w", err)
 		}
-	}
-	list := ocirepos.NewList()
-	if err := r.List(ctx, list); err != nil {
-		return nil, nil, fmt.Errorf("listing OCIRepositories: %w", err)
 	}
 	targeted := toSet(sel.Targeted)
 	var repos []*ocirepos.Repository
@@ -72,7 +79,7 @@ func (r *ArtifactChecker) Governed(ctx context.Context, obj *v1alpha1.Verificati
 	sort.Slice(repos, func(i, j int) bool { return key(repos[i]) < key(repos[j]) })
 
 	var secretList corev1.SecretList
-	if err := r.List(ctx, &secretList, client.MatchingLabels{
+	if err := r.List(ctx, &secretList, client.UnsafeDisableDeepCopy, client.MatchingLabels{
 		v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue,
 		v1alpha1.PolicyLabel:    obj.Name,
 	}); err != nil {
@@ -80,7 +87,7 @@ func (r *ArtifactChecker) Governed(ctx context.Context, obj *v1alpha1.Verificati
 	}
 	secrets := map[string]*corev1.Secret{}
 	for i := range secretList.Items {
-		if s := &secretList.Items[i]; s.Name == obj.SecretName() {
+		if s := &secretList.Items[i]; s.Name == obj.SecretName() && s.Labels[v1alpha1.RoleLabel] == "" {
 			secrets[s.Namespace] = s
 		}
 	}

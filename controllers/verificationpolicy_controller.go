@@ -149,8 +149,10 @@ func (r *VerificationPolicyReconciler) reconcile(ctx context.Context, obj *v1alp
 		return r.rejectInput(ctx, obj, err)
 	}
 
+	// Namespaces are only read: take the cache's objects without copying
+	// thousands of them on every reconcile.
 	var nsList corev1.NamespaceList
-	if err := r.List(ctx, &nsList); err != nil {
+	if err := r.List(ctx, &nsList, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing namespaces: %w", err)
 	}
 	selection, err := targets.Select(obj.Spec.Target, nsList.Items)

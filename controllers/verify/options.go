@@ -13,7 +13,8 @@ type Options struct {
 	// Default 8.
 	Concurrency int
 	// PerRegistryConcurrency bounds them per registry host, so one slow
-	// registry cannot hold every slot. Default 4.
+	// registry cannot hold every slot. Default: half of Concurrency (with
+	// host back-off, a dead registry holds at most that many, once).
 	PerRegistryConcurrency int
 	// HostBackoff is how long a registry that just proved unreachable is
 	// answered Unavailable without being contacted. Default: Timeout.
@@ -40,7 +41,7 @@ func (o Options) withDefaults() Options {
 		o.Concurrency = 8
 	}
 	if o.PerRegistryConcurrency <= 0 {
-		o.PerRegistryConcurrency = 4
+		o.PerRegistryConcurrency = max(1, o.Concurrency/2)
 	}
 	if o.HostBackoff <= 0 {
 		o.HostBackoff = o.Timeout
