@@ -17,6 +17,7 @@ import (
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 	"github.com/flux-notation/verification-operator/controllers/targets"
+	"github.com/flux-notation/verification-operator/controllers/trustconfig"
 	"github.com/flux-notation/verification-operator/controllers/verify"
 )
 
@@ -78,12 +79,9 @@ func (r *ArtifactChecker) Governed(ctx context.Context, obj *v1alpha1.Verificati
 	}
 	sort.Slice(repos, func(i, j int) bool { return key(repos[i]) < key(repos[j]) })
 
-	var secretList corev1.SecretList
-	if err := r.List(ctx, &secretList, client.UnsafeDisableDeepCopy, client.MatchingLabels{
-		v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue,
-		v1alpha1.PolicyLabel:    obj.Name,
-	}); err != nil {
-		return nil, nil, fmt.Errorf("listing generated Secrets: %w", err)
+	secretList, err := listGeneratedSecrets(ctx, r.Client, obj.Name, client.UnsafeDisableDeepCopy)
+	if err != nil {
+		return nil, nil, err
 	}
 	secrets := map[string]*corev1.Secret{}
 	for i := range secretList.Items {
@@ -107,7 +105,41 @@ type outcome struct {
 // TrustFor returns the trust Secret data a namespace's OCIRepositories are
 // (or would be) verified with, and its digest; ok is false when there is
 // none yet.
-type TrustFor func(namespace string) (_ []byte, data map[string][]byte, digest string, ok bool)
+type TrustFor func(namespace string) (data map[string][]byte, digest string, ok bool)
+
+// secretsTrust is the trust in place today: each namespace's generated
+// Secret, when there is one.
+func secretsTrust(secrets map[string]*corev1.Secret) TrustFor {
+	return func(ns string) (map[string][]byte, string, bool) {
+		s := secrets[ns]
+		if s == nil {
+			return nil, "", false
+		}
+		return s.Data, s.Annotations[v1alpha1.TrustDigestAnnotation], true
+	}
+}
+
+// renderedTrust is the same configuration for every namespace: one not yet
+// written.
+func renderedTrust(rendered *trustconfig.Result) TrustFor {
+	return func(string) (map[string][]byte, string, bool) {
+		return rendered.Data, rendered.TrustDigest, true
+	}
+}
+
+// listGeneratedSecrets lists the Secrets written for a policy, its rollout
+// snapshot included (callers tell them apart by RoleLabel).
+func listGeneratedSecrets(ctx context.Context, c client.Reader, policy string, opts ...client.ListOption) (*corev1.SecretList, error) {
+	var list corev1.SecretList
+	opts = append(opts, client.MatchingLabels{
+		v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue,
+		v1alpha1.PolicyLabel:    policy,
+	})
+	if err := c.List(ctx, &list, opts...); err != nil {
+		return nil, fmt.Errorf("listing generated Secrets: %w", err)
+	}
+	return &list, nil
+}
 
 // Check verifies every repository against the trust data TrustFor gives
 // (operator-side when enabled; from Flux's report otherwise and for cloud
@@ -121,7 +153,7 @@ func (r *ArtifactChecker) Check(ctx context.Context, obj *v1alpha1.VerificationP
 	for i, repo := range repos {
 		o := &out[i]
 		o.repo = repo
-		_, data, digest, ok := trust(repo.Namespace)
+		data, digest, ok := trust(repo.Namespace)
 		o.flux = ocirepos.ReadFlux(repo, obj.Status.FluxFingerprint, ocirepos.RequestedAt(repo, digest))
 		switch {
 		case !ok:

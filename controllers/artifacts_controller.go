@@ -98,13 +98,8 @@ func (r *ArtifactReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		return ctrl.Result{}, err
 	}
 
-	outcomes := r.Check(ctx, obj, repos, func(ns string) ([]byte, map[string][]byte, string, bool) {
-		s := secrets[ns]
-		if s == nil {
-			return nil, nil, "", false
-		}
-		return nil, s.Data, s.Annotations[v1alpha1.TrustDigestAnnotation], true
-	}, obj.Spec.OCIRepositories.Verification != v1alpha1.VerificationDisabled, cacheTTL(obj))
+	outcomes := r.Check(ctx, obj, repos, secretsTrust(secrets),
+		obj.Spec.OCIRepositories.Verification != v1alpha1.VerificationDisabled, cacheTTL(obj))
 	r.report(obj, outcomes)
 	return ctrl.Result{RequeueAfter: cacheTTL(obj)}, nil
 }

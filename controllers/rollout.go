@@ -146,13 +146,7 @@ func (r *VerificationPolicyReconciler) preflight(ctx context.Context, obj *v1alp
 		// Held: artifacts may have been re-signed under the same digest.
 		maxAge = r.RolloutRecheckInterval
 	}
-	today := r.Checker.Check(ctx, obj, repos, func(ns string) ([]byte, map[string][]byte, string, bool) {
-		s := existing[ns]
-		if s == nil {
-			return nil, nil, "", false
-		}
-		return nil, s.Data, s.Annotations[v1alpha1.TrustDigestAnnotation], true
-	}, true, maxAge)
+	today := r.Checker.Check(ctx, obj, repos, secretsTrust(existing), true, maxAge)
 	tomorrow := r.Checker.Check(ctx, obj, repos, renderedTrust(rendered), true, maxAge)
 	var regressions []string
 	for i := range repos {
@@ -308,10 +302,4 @@ func snapshotName(policy string) string {
 	}
 	sum := sha256.Sum256([]byte(policy))
 	return prefix + policy[:200] + "-" + hex.EncodeToString(sum[:8])
-}
-
-func renderedTrust(rendered *trustconfig.Result) TrustFor {
-	return func(string) ([]byte, map[string][]byte, string, bool) {
-		return nil, rendered.Data, rendered.TrustDigest, true
-	}
 }

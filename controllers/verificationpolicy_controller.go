@@ -313,12 +313,9 @@ func (r *VerificationPolicyReconciler) rejectInput(ctx context.Context, obj *v1a
 // targeted, or the Secret name changed). Secrets in terminating namespaces
 // are neither: the namespace's deletion removes them.
 func (r *VerificationPolicyReconciler) ownedSecrets(ctx context.Context, obj *v1alpha1.VerificationPolicy, sel targets.Selection) (map[string]*corev1.Secret, []*corev1.Secret, error) {
-	var list corev1.SecretList
-	if err := r.List(ctx, &list, client.MatchingLabels{
-		v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue,
-		v1alpha1.PolicyLabel:    obj.Name,
-	}); err != nil {
-		return nil, nil, fmt.Errorf("listing generated Secrets: %w", err)
+	list, err := listGeneratedSecrets(ctx, r.Client, obj.Name)
+	if err != nil {
+		return nil, nil, err
 	}
 	targeted := toSet(sel.Targeted)
 	terminating := toSet(sel.Terminating)
@@ -344,12 +341,9 @@ func (r *VerificationPolicyReconciler) finalize(ctx context.Context, obj *v1alph
 	if !controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerName) {
 		return nil
 	}
-	var list corev1.SecretList
-	if err := r.List(ctx, &list, client.MatchingLabels{
-		v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue,
-		v1alpha1.PolicyLabel:    obj.Name,
-	}); err != nil {
-		return fmt.Errorf("listing generated Secrets: %w", err)
+	list, err := listGeneratedSecrets(ctx, r.Client, obj.Name)
+	if err != nil {
+		return err
 	}
 	var secrets, bookkeeping []*corev1.Secret
 	for i := range list.Items {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	testcluster "github.com/flux-notation/verification-operator/test/cluster"
 )
 
 // process is a controller running as its own OS process, as in a cluster.
@@ -35,7 +37,7 @@ func startProcess(name, binary string, args []string, logPath string) (*process,
 	defer log.Close() // the child holds its own descriptor
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Env = filterEnv(os.Environ(), "KUBECONFIG", "POD_NAMESPACE")
+	cmd.Env = testcluster.EnvWithout(os.Environ(), "KUBECONFIG", "POD_NAMESPACE")
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", binary, err)
@@ -145,19 +147,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func filterEnv(env []string, drop ...string) []string {
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		name, _, _ := strings.Cut(kv, "=")
-		keep := true
-		for _, d := range drop {
-			keep = keep && name != d
-		}
-		if keep {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

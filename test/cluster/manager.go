@@ -66,7 +66,7 @@ func StartManager(cfg ManagerConfig) (*Manager, error) {
 	cmd := exec.Command(cfg.Binary, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// No inherited KUBECONFIG or POD_NAMESPACE: only the flags above count.
-	cmd.Env = filterEnv(os.Environ(), "KUBECONFIG", "POD_NAMESPACE")
+	cmd.Env = EnvWithout(os.Environ(), "KUBECONFIG", "POD_NAMESPACE")
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", cfg.Binary, err)
@@ -178,7 +178,9 @@ func FreeLoopbackAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func filterEnv(env []string, drop ...string) []string {
+// EnvWithout returns env without the variables named in drop, so a child
+// process does not inherit settings (KUBECONFIG, POD_NAMESPACE) meant for us.
+func EnvWithout(env []string, drop ...string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
