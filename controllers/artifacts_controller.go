@@ -12,7 +12,6 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
-	"github.com/fluxcd/pkg/runtime/patch"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/internal/policystatus"
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 	"github.com/flux-notation/verification-operator/controllers/verify"
 )
@@ -48,6 +48,9 @@ type ArtifactReconciler struct {
 	*ArtifactChecker
 	EventRecorder kuberecorder.EventRecorder
 	Now           func() time.Time
+	// Status writes the verdicts and ArtifactsVerified, with Ready derived
+	// from them, in one request.
+	Status *policystatus.Writer
 
 	// lastOutcome remembers each OCIRepository's last operator-side outcome,
 	// to emit an event on a change rather than on every pass.
@@ -70,13 +73,10 @@ func (r *ArtifactReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if !obj.DeletionTimestamp.IsZero() || obj.Spec.Suspend {
 		return ctrl.Result{}, nil
 	}
-	patcher := patch.NewSerialPatcher(obj, r.Client)
+	before := obj.DeepCopy()
 	defer func() {
-		if err := patcher.Patch(ctx, obj,
-			patch.WithOwnedConditions{Conditions: []string{v1alpha1.ArtifactsVerifiedCondition}},
-			patch.WithFieldOwner(FieldOwner+"-artifacts"),
-		); err != nil && !isNotFound(err) {
-			retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
+		if err := r.Status.Patch(ctx, before, obj); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, err)
 		}
 	}()
 

@@ -22,30 +22,16 @@ import (
 
 const subjectPrefix = "x509.subject: C=US, ST=WA, O=verification-operator tests, CN="
 
-// TestArtifactVerification runs the companion's scenarios in order: the
-// first needs the OCIRepository API to be absent, and installs it.
+// TestArtifactVerification runs the companion's scenarios. The shared
+// control plane serves the OCIRepository API from the start; the API
+// appearing later is TestArtifactAPIAppearsLater's, on a plane of its own.
 func TestArtifactVerification(t *testing.T) {
-	t.Run("API missing, then installed", testAPIAppearsLater)
 	t.Run("verdicts and rotation", testVerdictsAndRotation)
 	t.Run("registry access", testRegistryAccess)
 	t.Run("dead registry", testDeadRegistryIsIsolated)
 	t.Run("cache", testCacheAvoidsRegistryRequests)
 	t.Run("cloud provider", testCloudProviderIsDelegated)
 	t.Run("rotation across 100 OCIRepositories", testRotationAt100)
-}
-
-func testAPIAppearsLater(t *testing.T) {
-	g := NewWithT(t)
-	ns := newNamespace(t, nil)
-	p := newPolicy(certs.NewCA("root"), ns)
-	create(t, p)
-	got := waitCondition(t, p.Name, v1alpha1.ArtifactsVerifiedCondition, metav1.ConditionUnknown, controllers.ReasonOCIRepositoryAPINotFound)
-	g.Expect(conditions.GetMessage(got, v1alpha1.ArtifactsVerifiedCondition)).To(ContainSubstring("source-controller"))
-	waitReady(t, p.Name) // Secrets are synced regardless.
-
-	installFluxCRD(t)
-	got = waitCondition(t, p.Name, v1alpha1.ArtifactsVerifiedCondition, metav1.ConditionTrue, meta.SucceededReason)
-	g.Expect(got.Status.OCIRepositories.Matched).To(BeZero())
 }
 
 func testVerdictsAndRotation(t *testing.T) {

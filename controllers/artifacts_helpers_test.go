@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -31,28 +31,36 @@ import (
 	"github.com/flux-notation/verification-operator/test/registry"
 )
 
-var fluxCRDOnce sync.Once
-
-// installFluxCRD installs the OCIRepository CRD generated from the Flux API
+// fluxOCIRepositoryCRD is the OCIRepository CRD generated from the Flux API
 // module, extended with status.sourceVerificationFingerprint: the field
-// source-controller v1.10 adds and the pinned v1.9 types lack. Tests emulate
-// both versions by setting it or not.
-func installFluxCRD(t *testing.T) {
-	t.Helper()
-	fluxCRDOnce.Do(func() {
-		g := NewWithT(t)
-		data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "test", "crd", "flux", "source.toolkit.fluxcd.io_ocirepositories.yaml"))
-		g.Expect(err).NotTo(HaveOccurred())
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		g.Expect(sigsyaml.Unmarshal(data, crd)).To(Succeed())
-		for i := range crd.Spec.Versions {
-			status := crd.Spec.Versions[i].Schema.OpenAPIV3Schema.Properties["status"]
-			status.Properties["sourceVerificationFingerprint"] = apiextensionsv1.JSONSchemaProps{Type: "string"}
-			crd.Spec.Versions[i].Schema.OpenAPIV3Schema.Properties["status"] = status
-		}
-		_, err = envtest.InstallCRDs(testEnv.Config, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}})
-		g.Expect(err).NotTo(HaveOccurred())
-	})
+// source-controller v1.10 adds and the pinned v1.9 types lack. Tests
+// emulate both versions by setting it or not.
+func fluxOCIRepositoryCRD() (*apiextensionsv1.CustomResourceDefinition, error) {
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "test", "crd", "flux", "source.toolkit.fluxcd.io_ocirepositories.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := sigsyaml.Unmarshal(data, crd); err != nil {
+		return nil, err
+	}
+	for i := range crd.Spec.Versions {
+		status := crd.Spec.Versions[i].Schema.OpenAPIV3Schema.Properties["status"]
+		status.Properties["sourceVerificationFingerprint"] = apiextensionsv1.JSONSchemaProps{Type: "string"}
+		crd.Spec.Versions[i].Schema.OpenAPIV3Schema.Properties["status"] = status
+	}
+	return crd, nil
+}
+
+// installFluxCRD installs fluxOCIRepositoryCRD on the control plane of cfg
+// and waits until it is served.
+func installFluxCRD(cfg *rest.Config) error {
+	crd, err := fluxOCIRepositoryCRD()
+	if err != nil {
+		return err
+	}
+	_, err = envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}})
+	return err
 }
 
 // artifact is a pushed artifact and how to reach it.
@@ -166,12 +174,16 @@ func dockerConfigSecret(t *testing.T, ns, host, user, pass string) string {
 	return s.Name
 }
 
-// waitArtifacts waits for the policy's OCIRepository counts.
+// waitArtifacts waits for the policy's OCIRepository counts, in a status
+// whose sync share is for the current generation too: the two reconcilers
+// write their shares in separate requests, and tests go on to use fields of
+// both (the fingerprint, the trust digest, SecretsSynced).
 func waitArtifacts(t *testing.T, name string, want v1alpha1.OCIRepositoryCounts) *v1alpha1.VerificationPolicy {
 	t.Helper()
 	var out *v1alpha1.VerificationPolicy
 	NewWithT(t).Eventually(func(g Gomega) {
 		p := getPolicy(g, name)
+		g.Expect(p.Status.ObservedGeneration).To(Equal(p.Generation), "the sync has not handled generation %d", p.Generation)
 		g.Expect(p.Status.OCIRepositories).To(Equal(want), "issues: %+v", p.Status.OCIRepositoryIssues)
 		out = p
 	}, timeout, poll).Should(Succeed())

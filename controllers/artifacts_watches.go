@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/fluxcd/pkg/runtime/conditions"
 	"github.com/fluxcd/pkg/runtime/predicates"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -109,18 +108,6 @@ func (r *ArtifactReconciler) kickAll(ctx context.Context, kick chan<- event.Type
 func trustDigestChanged() predicate.Predicate {
 	return policyUpdated(func(o, n *v1alpha1.VerificationPolicy) bool {
 		return o.Status.TrustDigest != n.Status.TrustDigest
-	})
-}
-
-// artifactsVerifiedChanged passes policy updates whose ArtifactsVerified
-// condition changed, so the sync reconciler recomputes Ready.
-func artifactsVerifiedChanged() predicate.Predicate {
-	return policyUpdated(func(o, n *v1alpha1.VerificationPolicy) bool {
-		oc, nc := conditions.Get(o, v1alpha1.ArtifactsVerifiedCondition), conditions.Get(n, v1alpha1.ArtifactsVerifiedCondition)
-		if oc == nil || nc == nil {
-			return oc != nc
-		}
-		return oc.Status != nc.Status || oc.Reason != nc.Reason || oc.Message != nc.Message
 	})
 }
 

@@ -65,7 +65,6 @@ func secretDigest(g Gomega, ns string) string {
 }
 
 func TestPreflightHoldsABreakingRotationUntilArtifactsAreReSigned(t *testing.T) {
-	installFluxCRD(t)
 	g := NewWithT(t)
 	f := newRotationFixture(t)
 	nsA, nsB := newNamespace(t, nil), newNamespace(t, nil)
@@ -111,7 +110,6 @@ func TestPreflightHoldsABreakingRotationUntilArtifactsAreReSigned(t *testing.T) 
 }
 
 func TestForceRolloutAcceptsTheBreakage(t *testing.T) {
-	installFluxCRD(t)
 	g := NewWithT(t)
 	f := newRotationFixture(t)
 	ns := newNamespace(t, nil)
@@ -158,7 +156,6 @@ type stagedFixture struct {
 }
 
 func newStagedFixture(t *testing.T, ready [3]bool) *stagedFixture {
-	installFluxCRD(t)
 	f := &stagedFixture{rotationFixture: newRotationFixture(t), tier: uniqueName("tier")}
 	for i, stage := range []string{"canary", "early", "late"} {
 		f.ns[i] = newNamespace(t, map[string]string{f.tier: stage})

@@ -19,6 +19,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/internal/policystatus"
 	"github.com/flux-notation/verification-operator/controllers/sources"
 	"github.com/flux-notation/verification-operator/controllers/targets"
 	"github.com/flux-notation/verification-operator/controllers/verify"
@@ -134,6 +135,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		Now:                    time.Now,
 		Checker:                checker,
 		RolloutRecheckInterval: cmp.Or(o.RolloutRecheckInterval, time.Minute),
+		Status:                 &policystatus.Writer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Share: policystatus.Sync},
 	}
 	if err := r.SetupWithManager(ctx, mgr, trustCache, o.Concurrency); err != nil {
 		return fmt.Errorf("setting up the VerificationPolicy controller: %w", err)
@@ -144,6 +146,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		ArtifactChecker: checker,
 		EventRecorder:   recorder,
 		Now:             time.Now,
+		Status:          &policystatus.Writer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Share: policystatus.Artifacts},
 	}
 	if err := artifacts.SetupWithManager(mgr, o.Concurrency, cmp.Or(o.APIDiscoveryInterval, 30*time.Second)); err != nil {
 		return fmt.Errorf("setting up the artifact verification controller: %w", err)

@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/fluxcd/pkg/apis/meta"
-	"github.com/fluxcd/pkg/runtime/conditions"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/targets"
@@ -99,41 +96,4 @@ func (r *syncReport) listNamespaces(state targets.State) string {
 		s += fmt.Sprintf(" and %d more", n-len(names))
 	}
 	return s
-}
-
-// summarize derives Ready from the other conditions, kstatus style: Stalled
-// wins, then a failed SecretsSynced, then work in progress.
-func summarize(obj *v1alpha1.VerificationPolicy, reconcileErr error) {
-	// Ready copies the first condition that explains the object's state,
-	// with the status Ready takes for it.
-	from := func(condType string, status metav1.ConditionStatus) {
-		c := conditions.Get(obj, condType)
-		switch status {
-		case metav1.ConditionFalse:
-			conditions.MarkFalse(obj, meta.ReadyCondition, c.Reason, "%s", c.Message)
-		case metav1.ConditionUnknown:
-			conditions.MarkUnknown(obj, meta.ReadyCondition, c.Reason, "%s", c.Message)
-		default:
-			conditions.MarkTrue(obj, meta.ReadyCondition, meta.SucceededReason, "%s", c.Message)
-		}
-	}
-	switch {
-	case conditions.IsTrue(obj, meta.StalledCondition):
-		from(meta.StalledCondition, metav1.ConditionFalse)
-	case conditions.IsTrue(obj, v1alpha1.RolloutHeldCondition):
-		from(v1alpha1.RolloutHeldCondition, metav1.ConditionFalse)
-	case conditions.GetReason(obj, v1alpha1.SecretsSyncedCondition) == v1alpha1.ReasonRolloutProgressing:
-		// A staged rollout under way is progress, not failure.
-		from(v1alpha1.SecretsSyncedCondition, metav1.ConditionUnknown)
-	case conditions.IsFalse(obj, v1alpha1.SecretsSyncedCondition):
-		from(v1alpha1.SecretsSyncedCondition, metav1.ConditionFalse)
-	case conditions.IsFalse(obj, v1alpha1.ArtifactsVerifiedCondition):
-		from(v1alpha1.ArtifactsVerifiedCondition, metav1.ConditionFalse)
-	case reconcileErr != nil:
-		conditions.MarkFalse(obj, meta.ReadyCondition, meta.FailedReason, "%s", reconcileErr.Error())
-	case conditions.IsTrue(obj, meta.ReconcilingCondition):
-		from(meta.ReconcilingCondition, metav1.ConditionUnknown)
-	case conditions.IsTrue(obj, v1alpha1.SecretsSyncedCondition):
-		from(v1alpha1.SecretsSyncedCondition, metav1.ConditionTrue)
-	}
 }

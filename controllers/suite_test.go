@@ -18,8 +18,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -77,18 +79,38 @@ func run(m *testing.M) int {
 		return 1
 	}
 
+	// The shared plane serves Flux's OCIRepository API from the start, so
+	// no test depends on running before or after its installation
+	// (TestArtifactAPIAppearsLater has a plane of its own).
+	if err := installFluxCRD(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := startOperator(ctx, cfg, writes.wrap); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// startOperator runs the operator's controllers in this process against
+// cfg's API server, with the settings the tests rely on (short retry and
+// discovery intervals), until ctx ends. wrap, if set, wraps the manager's
+// HTTP transport.
+func startOperator(ctx context.Context, cfg *rest.Config, wrap func(http.RoundTripper) http.RoundTripper) error {
 	mgrCfg := rest.CopyConfig(cfg)
 	mgrCfg.QPS, mgrCfg.Burst = 200, 400
-	mgrCfg.WrapTransport = writes.wrap
+	mgrCfg.WrapTransport = wrap
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache:   controllers.CacheOptions(),
 		Client:  controllers.ClientOptions(),
+		// Several managers may run in one test binary.
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		TrustNamespace:         trustNS,
@@ -101,8 +123,7 @@ func run(m *testing.M) int {
 		APIDiscoveryInterval:   300 * time.Millisecond,
 		RolloutRecheckInterval: time.Second,
 	}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
 	go func() {
 		if err := mgr.Start(ctx); err != nil {
@@ -110,7 +131,7 @@ func run(m *testing.M) int {
 			os.Exit(1)
 		}
 	}()
-	return m.Run()
+	return nil
 }
 
 // managerLogs holds everything the manager logged in this test binary.

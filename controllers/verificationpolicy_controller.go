@@ -13,11 +13,9 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	helper "github.com/fluxcd/pkg/runtime/controller"
-	"github.com/fluxcd/pkg/runtime/patch"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	kuberecorder "k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/internal/policystatus"
 	"github.com/flux-notation/verification-operator/controllers/rollout"
 	"github.com/flux-notation/verification-operator/controllers/sources"
 	"github.com/flux-notation/verification-operator/controllers/targets"
@@ -33,16 +32,6 @@ import (
 
 // FieldOwner names the operator in managedFields and status patches.
 const FieldOwner = "verification-operator"
-
-// ownedConditions are the conditions this reconciler writes; the patcher
-// resolves conflicts on them in our favour.
-var ownedConditions = []string{
-	meta.ReadyCondition,
-	meta.ReconcilingCondition,
-	meta.StalledCondition,
-	v1alpha1.SecretsSyncedCondition,
-	v1alpha1.RolloutHeldCondition,
-}
 
 // VerificationPolicyReconciler renders each VerificationPolicy's trust
 // configuration and keeps a copy of it in every targeted namespace.
@@ -60,6 +49,8 @@ type VerificationPolicyReconciler struct {
 	Now func() time.Time
 	// Checker verifies governed artifacts for the preflight and stage gates.
 	Checker *ArtifactChecker
+	// Status writes the sync reconciler's share of status in one request.
+	Status *policystatus.Writer
 	// RolloutRecheckInterval is how often a held or waiting rollout looks
 	// again (artifacts may be re-signed under the same digest).
 	RolloutRecheckInterval time.Duration
@@ -103,18 +94,22 @@ func (r *VerificationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 
-	patcher := patch.NewSerialPatcher(obj, r.Client)
+	before := obj.DeepCopy()
 	defer func() {
-		if obj.DeletionTimestamp.IsZero() {
-			summarize(obj, retErr)
+		if !obj.DeletionTimestamp.IsZero() {
+			// finalize removed the finalizer (a metadata patch); the
+			// status of an object about to disappear is not written.
+			return
 		}
-		// On deletion this patch removes the finalizer; the status part of
-		// it may then find the object gone, which is fine.
-		if err := patcher.Patch(ctx, obj,
-			patch.WithOwnedConditions{Conditions: ownedConditions},
-			patch.WithFieldOwner(FieldOwner),
-		); err != nil && !isNotFound(err) {
-			retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
+		switch {
+		case retErr != nil:
+			// Retried with backoff: Ready says why (policystatus.SetReady).
+			conditions.MarkReconciling(obj, meta.ProgressingWithRetryReason, "%s", retErr.Error())
+		case conditions.GetReason(obj, meta.ReconcilingCondition) == meta.ProgressingWithRetryReason:
+			conditions.Delete(obj, meta.ReconcilingCondition)
+		}
+		if err := r.Status.Patch(ctx, before, obj); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, err)
 		}
 		r.Metrics.RecordReadiness(ctx, obj)
 		r.Metrics.RecordReconciling(ctx, obj)
@@ -123,10 +118,16 @@ func (r *VerificationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}()
 
 	if !obj.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, obj)
+		return ctrl.Result{}, r.finalize(ctx, obj, before)
 	}
 	if !controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerName) {
+		// A metadata patch of its own: the status subresource ignores
+		// metadata, and status is written once, at the end.
 		controllerutil.AddFinalizer(obj, v1alpha1.FinalizerName)
+		if err := r.Patch(ctx, obj, client.MergeFrom(before), client.FieldOwner(FieldOwner)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding the finalizer: %w", err)
+		}
+		before = obj.DeepCopy()
 	}
 	r.Metrics.RecordSuspend(ctx, obj, obj.Spec.Suspend)
 	if obj.Spec.Suspend {
@@ -136,10 +137,10 @@ func (r *VerificationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.R
 		conditions.Delete(obj, meta.ReconcilingCondition)
 		return ctrl.Result{}, nil
 	}
-	return r.reconcile(ctx, obj, patcher)
+	return r.reconcile(ctx, obj, before)
 }
 
-func (r *VerificationPolicyReconciler) reconcile(ctx context.Context, obj *v1alpha1.VerificationPolicy, patcher *patch.SerialPatcher) (ctrl.Result, error) {
+func (r *VerificationPolicyReconciler) reconcile(ctx context.Context, obj *v1alpha1.VerificationPolicy, before *v1alpha1.VerificationPolicy) (ctrl.Result, error) {
 	if obj.Generation != obj.Status.ObservedGeneration {
 		conditions.MarkReconciling(obj, meta.ProgressingReason, "processing generation %d", obj.Generation)
 	}
@@ -191,9 +192,10 @@ func (r *VerificationPolicyReconciler) reconcile(ctx context.Context, obj *v1alp
 		// Make the in-flight rollout visible before the writes start.
 		conditions.MarkReconciling(obj, meta.ProgressingReason, "writing trust configuration %s to %d namespaces",
 			shortDigest(rendered.TrustDigest), len(selection.Targeted))
-		if err := patcher.Patch(ctx, obj, patch.WithOwnedConditions{Conditions: ownedConditions}, patch.WithFieldOwner(FieldOwner)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("patching status: %w", err)
+		if err := r.Status.Patch(ctx, before, obj); err != nil {
+			return ctrl.Result{}, err
 		}
+		*before = *obj.DeepCopy()
 	}
 
 	tmpl := targets.Template{Policy: obj, Data: rendered.Data, TrustDigest: rendered.TrustDigest}
@@ -337,7 +339,7 @@ func (r *VerificationPolicyReconciler) ownedSecrets(ctx context.Context, obj *v1
 }
 
 // finalize removes or releases the generated Secrets, then the finalizer.
-func (r *VerificationPolicyReconciler) finalize(ctx context.Context, obj *v1alpha1.VerificationPolicy) error {
+func (r *VerificationPolicyReconciler) finalize(ctx context.Context, obj, before *v1alpha1.VerificationPolicy) error {
 	if !controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerName) {
 		return nil
 	}
@@ -370,6 +372,9 @@ func (r *VerificationPolicyReconciler) finalize(ctx context.Context, obj *v1alph
 			"deleted %d generated Secrets", len(secrets))
 	}
 	controllerutil.RemoveFinalizer(obj, v1alpha1.FinalizerName)
+	if err := r.Patch(ctx, obj, client.MergeFrom(before), client.FieldOwner(FieldOwner)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
 	deletePolicyMetrics(obj.Name)
 	return nil
 }
@@ -435,22 +440,6 @@ func toSet(items []string) map[string]bool {
 		m[i] = true
 	}
 	return m
-}
-
-// isNotFound is apierrors.IsNotFound through the aggregate errors the patch
-// helper returns: after the finalizer is removed the object may be gone
-// before its status is patched, which is fine.
-func isNotFound(err error) bool {
-	var agg kerrors.Aggregate
-	if errors.As(err, &agg) {
-		for _, e := range agg.Errors() {
-			if !isNotFound(e) {
-				return false
-			}
-		}
-		return len(agg.Errors()) > 0
-	}
-	return apierrors.IsNotFound(err)
 }
 
 // keepPrevious gives namespaces of stages not yet reached the stable

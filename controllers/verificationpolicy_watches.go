@@ -52,8 +52,6 @@ func (r *VerificationPolicyReconciler) SetupWithManager(ctx context.Context, mgr
 		For(&v1alpha1.VerificationPolicy{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicates.ReconcileRequestedPredicate{},
-			// Ready reflects the companion's ArtifactsVerified too.
-			artifactsVerifiedChanged(),
 			// The force-rollout annotation releases a held rollout.
 			predicate.AnnotationChangedPredicate{},
 		))).
