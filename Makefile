@@ -8,9 +8,14 @@ VERSION ?= 0.1.0
 IMG ?= ghcr.io/flux-notation/verification-operator:v$(VERSION)
 KUBE_VERSION ?= 1.36.1
 ETCD_VERSION ?= 3.6.6
+# The real Flux source-controller the tests and the demo run. Keep it equal
+# to github.com/fluxcd/source-controller/api in go.mod: the Flux CRDs in
+# test/crd/flux are generated from that module.
+FLUX_SOURCE_CONTROLLER_VERSION ?= v1.9.3
 
 BIN := $(CURDIR)/bin
 ENVTEST_ASSETS := $(BIN)/k8s/$(KUBE_VERSION)
+FLUX_ASSETS := $(BIN)/flux/$(FLUX_SOURCE_CONTROLLER_VERSION)
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(GIT_COMMIT)
 # The same flags build bin/manager and the container image (Dockerfile).
@@ -38,13 +43,18 @@ manifests: ## Generate the CRD and RBAC from controller-gen markers.
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	$(MAKE) --no-print-directory flux-crds
 
-# The Flux OCIRepository CRD for tests, generated from the pinned Flux source
-# API module's types (source-controller's own manifests are not in the module).
+# Flux's source CRDs for tests and the demo (OCIRepository, HelmChart,
+# HelmRepository and the kinds source-controller also watches), generated
+# from the pinned Flux source API module's types, the one
+# FLUX_SOURCE_CONTROLLER_VERSION is built from.
 FLUX_CRD_DIR := test/crd/flux
 .PHONY: flux-crds
-flux-crds: ## Generate the Flux OCIRepository CRD used by tests into test/crd/flux.
+flux-crds: ## Generate Flux's source CRDs used by tests into test/crd/flux.
+	@api=$$(go list -m -f '{{.Version}}' github.com/fluxcd/source-controller/api); \
+	if [ "$$api" != "$(FLUX_SOURCE_CONTROLLER_VERSION)" ]; then \
+		echo "go.mod has github.com/fluxcd/source-controller/api $$api, the Makefile runs source-controller $(FLUX_SOURCE_CONTROLLER_VERSION): keep them equal" >&2; exit 1; fi
 	@tmp=$$(mktemp -d) && $(CONTROLLER_GEN) crd paths=github.com/fluxcd/source-controller/api/v1 output:crd:dir=$$tmp && \
-		mkdir -p $(FLUX_CRD_DIR) && cp $$tmp/source.toolkit.fluxcd.io_ocirepositories.yaml $(FLUX_CRD_DIR)/ && rm -rf $$tmp
+		rm -rf $(FLUX_CRD_DIR) && mkdir -p $(FLUX_CRD_DIR) && cp $$tmp/*.yaml $(FLUX_CRD_DIR)/ && rm -rf $$tmp
 
 .PHONY: fmt
 fmt: ## Run gofmt.
@@ -52,28 +62,41 @@ fmt: ## Run gofmt.
 
 .PHONY: vet
 vet: ## Run go vet.
-	go vet ./...
+	@start=$$(date +%s); go vet ./... && echo "==> go vet took $$(( $$(date +%s) - start )) s"
 
 .PHONY: envtest
 envtest: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Build kube-apiserver and etcd for envtest (once, cached in bin/).
 
 $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd:
-	KUBE_VERSION=$(KUBE_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/setup-envtest.sh $(ENVTEST_ASSETS)
+	@start=$$(date +%s); KUBE_VERSION=$(KUBE_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/setup-envtest.sh $(ENVTEST_ASSETS) && \
+		echo "==> envtest binaries ready in $$(( $$(date +%s) - start )) s"
+
+.PHONY: flux
+flux: $(FLUX_ASSETS)/source-controller ## Build Flux's source-controller (once, cached in bin/).
+
+$(FLUX_ASSETS)/source-controller:
+	@start=$$(date +%s); FLUX_SOURCE_CONTROLLER_VERSION=$(FLUX_SOURCE_CONTROLLER_VERSION) hack/setup-flux.sh $(FLUX_ASSETS) && \
+		echo "==> source-controller $(FLUX_SOURCE_CONTROLLER_VERSION) ready in $$(( $$(date +%s) - start )) s"
+
+# Tests find the binaries through these two variables; a test that needs
+# one and does not find it fails (it never skips).
+TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) FLUX_SOURCE_CONTROLLER=$(FLUX_ASSETS)/source-controller
 
 .PHONY: test
-test: envtest vet ## Run every test against a real API server.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -v -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) -count=1 ./...
+test: envtest flux vet ## Run every test against a real API server and the real Flux source-controller.
+	@start=$$(date +%s); $(TEST_ENV) go test -v -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) -count=1 ./...; rc=$$?; \
+		echo "==> go test ./... took $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # test/e2e (part of ./...) builds bin/manager with the same flags as `build`
 # (test/cluster/build.go; keep LDFLAGS in step) and runs it as its own process,
 # as the ServiceAccount config/default binds, with only the shipped RBAC.
 .PHONY: e2e
-e2e: envtest ## Run only the end-to-end tests.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -v -count=1 -timeout 10m ./test/e2e
+e2e: envtest flux ## Run only the end-to-end tests.
+	$(TEST_ENV) go test -v -count=1 -timeout 20m ./test/e2e
 
 .PHONY: demo
-demo: envtest ## Run the operator's whole job on a local control plane (DEMO_KEEP=1 keeps it up).
-	@KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./hack/demo
+demo: envtest flux ## Run the operator's whole job, with the real Flux, on a local control plane (DEMO_KEEP=1 keeps it up).
+	@$(TEST_ENV) go run ./hack/demo
 
 .PHONY: fuzz
 fuzz: ## Fuzz the trust configuration renderer for 60 s.

@@ -154,7 +154,7 @@ func (r *ArtifactChecker) Check(ctx context.Context, obj *v1alpha1.VerificationP
 		o := &out[i]
 		o.repo = repo
 		data, digest, ok := trust(repo.Namespace)
-		o.flux = ocirepos.ReadFlux(repo, obj.Status.FluxFingerprint, ocirepos.RequestedAt(repo, digest))
+		o.flux = ocirepos.ReadFlux(repo, obj.Status.FluxFingerprint, ocirepos.LastRequest(repo, digest))
 		switch {
 		case !ok:
 			o.state, o.reason = "pending", ReasonTrustSecretMissing

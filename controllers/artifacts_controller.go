@@ -109,7 +109,7 @@ func (r *ArtifactReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 // records the digest: nothing changed that Flux must hear about.
 func (r *ArtifactReconciler) requestReconciles(ctx context.Context, repos []*ocirepos.Repository, secrets map[string]*corev1.Secret, reverify bool) error {
 	var errs []error
-	now := r.Now().UTC().Format(time.RFC3339Nano)
+	now := r.Now()
 	for _, repo := range repos {
 		s := secrets[repo.Namespace]
 		if s == nil {
@@ -122,11 +122,14 @@ func (r *ArtifactReconciler) requestReconciles(ctx context.Context, repos []*oci
 			continue
 		case ocirepos.Request:
 			if reverify {
-				annotations[meta.ReconcileRequestAnnotation] = now
-				annotations[ocirepos.ReverifyRequestedAtAnnotation] = now
+				maps.Copy(annotations, ocirepos.RequestAnnotations(repo, now))
 			}
 		}
-		body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+		// Guarded by the resourceVersion read: the baseline recorded is
+		// exactly Flux's verdict at the moment of the request. A conflict
+		// (Flux wrote status meanwhile) is retried with the newer read.
+		body, err := json.Marshal(map[string]any{"metadata": map[string]any{
+			"annotations": annotations, "resourceVersion": repo.ResourceVersion}})
 		if err != nil {
 			return err
 		}

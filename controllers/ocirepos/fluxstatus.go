@@ -11,21 +11,24 @@ import (
 // FluxView is what Flux reports about an OCIRepository's verification,
 // judged against the trust material the operator wrote.
 type FluxView struct {
-	// Verified: SourceVerified=True with the fingerprint of our current
-	// material: Flux checked the artifact against exactly this Secret.
+	// Verified: SourceVerified=True, provably from a verification with our
+	// current material: Flux recorded our fingerprint (v1.10+), or it
+	// produced the verdict after our request for the current digest.
 	Verified bool
-	// Stale: SourceVerified=True, but from before our last trust change
-	// (another fingerprint, or none and no transition since we asked Flux
-	// to re-verify). source-controller up to v1.9 keeps old results this way.
+	// Stale: SourceVerified=True that cannot be shown to be that recent:
+	// another fingerprint, or (Flux < v1.10) the verdict Flux had when we
+	// asked it to re-verify, unchanged. source-controller up to v1.9 keeps
+	// old results this way. A verdict whose freshness is ambiguous is
+	// stale, never verified.
 	Stale bool
 	// Condition is Flux's SourceVerified condition, if any.
 	Condition *metav1.Condition
 }
 
 // ReadFlux interprets r's status. fingerprint is the policy's
-// FluxFingerprint; requestedAt is when the operator last asked Flux to
-// re-verify after a trust change (zero if never).
-func ReadFlux(r *Repository, fingerprint string, requestedAt time.Time) FluxView {
+// FluxFingerprint; req is the operator's last request to Flux for the
+// current trust digest (zero if it never had to ask).
+func ReadFlux(r *Repository, fingerprint string, req ReverifyRequest) FluxView {
 	c := meta.FindStatusCondition(r.Status.Conditions, sourcev1.SourceVerifiedCondition)
 	v := FluxView{Condition: c}
 	if c == nil || c.Status != metav1.ConditionTrue {
@@ -35,11 +38,49 @@ func ReadFlux(r *Repository, fingerprint string, requestedAt time.Time) FluxView
 	case r.Fingerprint != "":
 		v.Verified = r.Fingerprint == fingerprint
 		v.Stale = !v.Verified
-	case !requestedAt.IsZero():
-		// No fingerprint (Flux < v1.10): a True condition that has not
-		// transitioned since our request predates the new trust material.
-		// Condition times have a resolution of one second.
-		v.Stale = c.LastTransitionTime.Time.Before(requestedAt.Truncate(time.Second))
+	case !req.At.IsZero():
+		v.Verified = freshSince(r, c, req)
+		v.Stale = !v.Verified
 	}
 	return v
+}
+
+// freshSince tells whether Flux produced condition c after the request:
+// Flux reports having handled our request (or a later one), which means a
+// reconcile that started after it, and c is not the verdict Flux had when
+// we asked. Neither clock nor condition times are compared, except for
+// requests recorded without a baseline, where a transition must fall in a
+// later second than the request (times are truncated to the second).
+func freshSince(r *Repository, c *metav1.Condition, req ReverifyRequest) bool {
+	if !handledSince(r.Status.LastHandledReconcileAt, req) {
+		return false
+	}
+	if req.Baseline == "" {
+		return c.LastTransitionTime.Time.After(req.At.Truncate(time.Second))
+	}
+	return Baseline(c) != req.Baseline
+}
+
+// handledSince reports whether Flux's status.lastHandledReconcileAt is our
+// request's token or a later request (flux reconcile and the operator both
+// write RFC 3339 times).
+func handledSince(handled string, req ReverifyRequest) bool {
+	if handled == "" {
+		return false
+	}
+	if handled == req.Token {
+		return true
+	}
+	t, err := time.Parse(time.RFC3339Nano, handled)
+	return err == nil && !t.Before(req.At)
+}
+
+// Baseline describes a SourceVerified condition for comparison: its status,
+// reason and transition time, or "none". Flux recreates the condition (new
+// transition time) whenever it verifies after a failure or a removal.
+func Baseline(c *metav1.Condition) string {
+	if c == nil {
+		return "none"
+	}
+	return string(c.Status) + "/" + c.Reason + "/" + c.LastTransitionTime.UTC().Format(time.RFC3339)
 }

@@ -61,39 +61,61 @@ func withSourceVerified(r *Repository, status metav1.ConditionStatus, at time.Ti
 	return r
 }
 
+func handled(r *Repository, token string) *Repository {
+	r.Status.LastHandledReconcileAt = token
+	return r
+}
+
 func TestReadFlux(t *testing.T) {
-	requested := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	before, after := requested.Add(-time.Hour), requested.Add(time.Minute)
+	requested := time.Date(2026, 11, 1, 12, 0, 0, 500_000_000, time.UTC)
+	token := requested.Format(time.RFC3339Nano)
+	before, sameSecond, after := requested.Add(-time.Hour), requested.Truncate(time.Second), requested.Add(time.Minute)
 	const ours = "sha256:aaaa"
+	trueBefore := Baseline(withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, before).Status.Conditions[0].DeepCopy())
+	falseBefore := Baseline(withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionFalse, before).Status.Conditions[0].DeepCopy())
+	asked := func(baseline string) ReverifyRequest {
+		return ReverifyRequest{At: requested, Token: token, Baseline: baseline}
+	}
 	cases := []struct {
-		name                  string
-		repo                  *Repository
-		requestedAt           time.Time
-		wantVerified, wantOld bool
+		name                    string
+		repo                    *Repository
+		req                     ReverifyRequest
+		wantVerified, wantStale bool
 	}{
-		{"no condition", repo("a", "notation", "s", nil), requested, false, false},
-		{"failed", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionFalse, after), requested, false, false},
+		{"no condition", repo("a", "notation", "s", nil), asked("none"), false, false},
+		{"failed", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionFalse, after), asked(falseBefore), false, false},
 		{"v1.10 current fingerprint", func() *Repository {
 			r := withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, before)
 			r.Fingerprint = ours
 			return r
-		}(), requested, true, false},
+		}(), asked(trueBefore), true, false},
 		{"v1.10 older fingerprint", func() *Repository {
 			r := withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, after)
 			r.Fingerprint = "sha256:bbbb"
 			return r
-		}(), requested, false, true},
-		{"v1.9 true since before the request: stale", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, before), requested, false, true},
-		{"v1.9 true after the request: not stale, not provably current", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, after), requested, false, false},
-		{"v1.9 true in the second of the request: not stale", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, requested), requested.Add(500 * time.Millisecond), false, false},
-		{"v1.9 never asked", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, before), time.Time{}, false, false},
+		}(), asked(trueBefore), false, true},
+		{"v1.9 never asked: unknown", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, before), ReverifyRequest{}, false, false},
+		{"v1.9 asked, not handled yet: stale", withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, before), asked(trueBefore), false, true},
+		{"v1.9 handled, the verdict it had when asked: stale", handled(withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, before), token), asked(trueBefore), false, true},
+		{"v1.9 handled, failed before, verified in the same second as the request: fresh",
+			handled(withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, sameSecond), token), asked(falseBefore), true, false},
+		{"v1.9 handled, removed before the request and re-created in the same second: fresh",
+			handled(withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, sameSecond), token), asked("none"), true, false},
+		{"v1.9 a newer request handled counts too", handled(withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, after),
+			requested.Add(time.Second).Format(time.RFC3339Nano)), asked(falseBefore), true, false},
+		{"v1.9 an older request handled does not", handled(withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, after),
+			requested.Add(-time.Second).Format(time.RFC3339Nano)), asked(falseBefore), false, true},
+		{"v1.9 no baseline recorded, same second: ambiguous, so stale",
+			handled(withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, sameSecond), token), ReverifyRequest{At: requested, Token: token}, false, true},
+		{"v1.9 no baseline recorded, a later second: fresh",
+			handled(withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, sameSecond.Add(time.Second)), token), ReverifyRequest{At: requested, Token: token}, true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			v := ReadFlux(tc.repo, ours, tc.requestedAt)
-			g.Expect(v.Verified).To(Equal(tc.wantVerified))
-			g.Expect(v.Stale).To(Equal(tc.wantOld))
+			v := ReadFlux(tc.repo, ours, tc.req)
+			g.Expect(v.Verified).To(Equal(tc.wantVerified), "verified")
+			g.Expect(v.Stale).To(Equal(tc.wantStale), "stale")
 		})
 	}
 }
@@ -103,20 +125,24 @@ func TestReconcileRequestBookkeeping(t *testing.T) {
 	r := repo("a", "notation", "s", nil)
 	g.Expect(NextAction(r, "")).To(Equal(Nothing), "no Secret yet: nothing to ask for")
 	g.Expect(NextAction(r, "sha256:1")).To(Equal(Record), "first sight is not a change")
-
 	r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
 	g.Expect(NextAction(r, "sha256:1")).To(Equal(Nothing))
-	g.Expect(RequestedAt(r, "sha256:1").IsZero()).To(BeTrue())
+	g.Expect(LastRequest(r, "sha256:1").At.IsZero()).To(BeTrue())
 	g.Expect(NextAction(r, "sha256:2")).To(Equal(Request))
 
 	at := time.Date(2026, 11, 1, 12, 0, 0, 123, time.UTC)
-	r.Annotations = map[string]string{
-		ReverifiedDigestAnnotation:      "sha256:2",
-		ReverifyRequestedAtAnnotation:   at.Format(time.RFC3339Nano),
-		meta.ReconcileRequestAnnotation: "set by a user, not us",
-	}
-	g.Expect(RequestedAt(r, "sha256:2")).To(Equal(at))
-	g.Expect(RequestedAt(r, "sha256:3").IsZero()).To(BeTrue())
+	withSourceVerified(r, metav1.ConditionTrue, at.Add(-time.Hour))
+	annotations := RequestAnnotations(r, at)
+	g.Expect(annotations).To(HaveKeyWithValue(meta.ReconcileRequestAnnotation, at.Format(time.RFC3339Nano)))
+	g.Expect(annotations).To(HaveKeyWithValue(FluxBaselineAnnotation, "True/Succeeded/2026-11-01T11:00:00Z"))
+	r.Annotations = annotations
+	r.Annotations[ReverifiedDigestAnnotation] = "sha256:2"
+	r.Annotations[meta.ReconcileRequestAnnotation] = "set by a user, not us"
+	req := LastRequest(r, "sha256:2")
+	g.Expect(req.At).To(Equal(at))
+	g.Expect(req.Token).To(Equal(at.Format(time.RFC3339Nano)))
+	g.Expect(req.Baseline).To(Equal("True/Succeeded/2026-11-01T11:00:00Z"))
+	g.Expect(LastRequest(r, "sha256:3").At.IsZero()).To(BeTrue())
 }
 
 func TestFromUnstructuredKeepsNewerFields(t *testing.T) {

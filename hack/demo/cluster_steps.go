@@ -132,3 +132,28 @@ func (d *demo) startManager(ctx context.Context) error {
 	d.printf("    pid %d, ready at %s/readyz, log %s\n", m.PID(), m.ProbeURL(), d.rel(m.LogFile()))
 	return nil
 }
+
+// startFlux runs Flux's source-controller against the control plane, as
+// the cluster admin (Flux's own RBAC is not what the demo shows).
+func (d *demo) startFlux(ctx context.Context) error {
+	binary, err := cluster.SourceControllerBinary()
+	if err != nil {
+		return err
+	}
+	version, err := cluster.SourceControllerVersion(binary)
+	if err != nil {
+		return err
+	}
+	sc, err := cluster.StartSourceController(ctx, cluster.SourceControllerConfig{Kubeconfig: d.kubeconfig, Dir: d.dir})
+	if err != nil {
+		return err
+	}
+	d.flux = sc
+	d.onCleanUp(func() {
+		if _, err := sc.Stop(managerStopTimeout); err != nil {
+			fmt.Fprintf(os.Stderr, "demo: stopping source-controller: %v\n", err)
+		}
+	})
+	d.printf("    %s, pid %d, log %s\n", version, sc.PID(), d.rel(sc.LogFile()))
+	return nil
+}

@@ -49,6 +49,7 @@ type demo struct {
 	install    *cluster.Install
 	manager    *cluster.Manager
 	registry   *registry.Registry
+	flux       *cluster.SourceController
 	table      *table
 	// G1 is trusted first; G2 is its successor, which the rotation trusts.
 	caG1, signerG1, caG2, signerG2 *certs.Cert
@@ -105,14 +106,15 @@ func (d *demo) steps() []step {
 	return []step{
 		{"building bin/manager (a no-op when it is up to date)", d.buildManager},
 		{"starting a local control plane (kube-apiserver + etcd on 127.0.0.1)", d.startControlPlane},
-		{"installing the operator's CRD and RBAC (config/default), and Flux's OCIRepository CRD", d.installOperator},
+		{"installing the operator's CRD and RBAC (config/default), and Flux's source CRDs", d.installOperator},
+		{"starting Flux's source-controller (the real one, built from the module proxy)", d.startFlux},
 		{fmt.Sprintf("creating namespaces %s (labelled %s=true) and %s (not labelled)", strings.Join(teams, ", "), verifyLabel, sandbox), d.createNamespaces},
 		{"creating demo CAs: G1, trusted from the start, and its successor G2", d.createCAs},
 		{"starting an OCI registry (distribution v3, in this process)", d.startRegistry},
 		{"pushing one artifact per team, signed with notation-go", d.pushArtifacts},
-		{fmt.Sprintf("creating OCIRepository %q in each team namespace (verify: notation, secretRef %s)", ociRepositoryName, v1alpha1.DefaultSecretName), d.createOCIRepositories},
 		{"starting bin/manager as its own process, as the operator's ServiceAccount", d.startManager},
 		{fmt.Sprintf("creating VerificationPolicy %s: trust G1, target %s=true", policyName, verifyLabel), d.createPolicy},
+		{fmt.Sprintf("creating OCIRepository %q in each team namespace (verify: notation, secretRef %s); Flux and the operator each verify", ociRepositoryName, v1alpha1.DefaultSecretName), d.createOCIRepositories},
 		{"rotating the CA to G2: the new trust configuration reaches every namespace and the verdicts change", d.rotateCA},
 		{"summary", d.summary},
 	}

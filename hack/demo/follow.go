@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 )
 
 // follow prints the header, then a row whenever what the table shows
@@ -22,6 +23,7 @@ func (t *table) follow(ctx context.Context, d *demo, g goal) (snapshot, error) {
 	changed := make(chan struct{}, 1)
 	go notify(ctx, d.k8s, changed, &v1alpha1.VerificationPolicyList{}, client.MatchingFields{"metadata.name": t.policy})
 	go notify(ctx, d.k8s, changed, &corev1.SecretList{}, client.MatchingLabels{v1alpha1.PolicyLabel: t.policy})
+	go notify(ctx, d.k8s, changed, ocirepos.NewList())
 
 	d.printf("%s\n", t.header())
 	var last string
@@ -35,10 +37,12 @@ func (t *table) follow(ctx context.Context, d *demo, g goal) (snapshot, error) {
 			last = row
 		}
 		if g.reached(snap) {
-			for _, team := range teams {
-				d.printf("    %-12s %s\n", team+"/"+ociRepositoryName, snap.verdict(team))
+			if g.artifacts {
+				for _, team := range teams {
+					d.printf("    %-12s the operator: %-28s Flux: %s\n", team+"/"+ociRepositoryName, snap.verdict(team), snap.flux[team])
+				}
+				d.printf("    %s\n", snap.verdicts)
 			}
-			d.printf("    %s\n", snap.verdicts)
 			return snap, nil
 		}
 		select {

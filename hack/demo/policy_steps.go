@@ -53,8 +53,7 @@ func (d *demo) createPolicy(ctx context.Context) error {
 	if err := d.k8s.Create(ctx, p); err != nil {
 		return err
 	}
-	snap, err := d.table.follow(ctx, d, goal{verified: teams[0]})
-	d.before = snap
+	_, err := d.table.follow(ctx, d, goal{})
 	return err
 }
 
@@ -75,30 +74,41 @@ func (d *demo) rotateCA(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	snap, err := d.table.follow(ctx, d, goal{replaces: d.before.digest, verified: teams[1]})
+	snap, err := d.table.follow(ctx, d, goal{replaces: d.before.digest, artifacts: true, verified: teams[1]})
 	d.after, d.rotation = snap, time.Since(start)
 	return err
 }
 
 // goal is what a step waits for: the policy handled its current spec, one
 // trust digest (not the one being replaced) is in every team namespace and
-// none in sandbox, and every team's OCIRepository has a verdict against it,
-// with only the named team's verified. The verdicts are part of the goal
-// because they are what tells the old trust configuration from the new.
+// none in sandbox, and, once there are OCIRepositories, every team's has a
+// verdict against it, with only the named team's verified, and Flux has
+// verified each (after the operator's reconcile request, if it made one).
+// The verdicts are part of the goal because they are what tells the old
+// trust configuration from the new.
 type goal struct {
-	replaces string
-	verified string
+	replaces  string
+	artifacts bool
+	verified  string
 }
 
 func (g goal) reached(s snapshot) bool {
 	if !s.handled || s.digest == "" || s.digest == g.replaces || s.secrets[sandbox] != "" {
 		return false
 	}
+	for _, team := range teams {
+		if s.secrets[team] != s.digest {
+			return false
+		}
+	}
+	if !g.artifacts {
+		return true
+	}
 	if !s.artifacts || int(s.counts.Matched) != len(teams) || s.counts.Pending > 0 {
 		return false
 	}
 	for _, team := range teams {
-		if s.secrets[team] != s.digest || (s.verdict(team) == "Verified") != (team == g.verified) {
+		if (s.verdict(team) == "Verified") != (team == g.verified) || !s.flux[team].settled {
 			return false
 		}
 	}
@@ -106,7 +116,10 @@ func (g goal) reached(s snapshot) bool {
 }
 
 func (g goal) String() string {
-	return fmt.Sprintf("one trust digest in %s, with only %s/%s verified", strings.Join(teams, ", "), g.verified, ociRepositoryName)
+	if !g.artifacts {
+		return fmt.Sprintf("one trust digest in %s", strings.Join(teams, ", "))
+	}
+	return fmt.Sprintf("one trust digest in %s, with only %s/%s verified, and Flux's verdicts", strings.Join(teams, ", "), g.verified, ociRepositoryName)
 }
 
 func (d *demo) summary(context.Context) error {
@@ -115,16 +128,20 @@ func (d *demo) summary(context.Context) error {
 	d.printf("    rotating G1 to G2 moved every namespace from %s to %s and changed the verdicts, in %s:\n",
 		short(d.before.digest), short(d.after.digest), d.rotation.Round(10*time.Millisecond))
 	for _, team := range teams {
-		was, is := d.before.verdict(team), d.after.verdict(team)
-		change := "still " + is
-		if was != is {
-			change = was + " -> " + is
-		}
-		d.printf("      %s/%s: %s\n", team, ociRepositoryName, change)
+		d.printf("      %s/%s: the operator: %s; Flux: %s\n", team, ociRepositoryName,
+			change(d.before.verdict(team), d.after.verdict(team)), change(d.before.flux[team].String(), d.after.flux[team].String()))
 	}
 	d.printf("    the manager ran as %s, with only the RBAC config/default ships\n", d.install.User())
 	d.printf("    done in %s; logs in %s\n", time.Since(d.start).Round(100*time.Millisecond), d.rel(d.dir))
 	return nil
+}
+
+// change says "was -> is", or "still is".
+func change(was, is string) string {
+	if was == is {
+		return "still " + is
+	}
+	return was + " -> " + is
 }
 
 // short abbreviates a digest for display: "sha256:" and 8 hex digits.

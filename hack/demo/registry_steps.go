@@ -1,9 +1,6 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
 
@@ -55,7 +52,7 @@ func (d *demo) pushArtifacts(ctx context.Context) error {
 	remote := notation.For(d.registry)
 	for _, a := range d.artifacts() {
 		repo := d.repository(a.team)
-		content, err := tarball(a.team + "/deploy.yaml")
+		content, err := notation.FluxContent(a.team+"/deploy.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n"))
 		if err != nil {
 			return err
 		}
@@ -77,9 +74,9 @@ func (d *demo) pushArtifacts(ctx context.Context) error {
 }
 
 // createOCIRepositories creates, in each team namespace, the OCIRepository
-// Flux would reconcile, verifying with the Secret the policy writes there.
-// There is no source-controller here: the operator's own verification, with
-// notation-go exactly as Flux does it, is what the demo shows.
+// a team writes, verifying with the Secret the policy wrote there. Flux's
+// source-controller verifies it and so does the operator; the table shows
+// both verdicts: team-a (signed under G1) verifies, the others do not.
 func (d *demo) createOCIRepositories(ctx context.Context) error {
 	for _, team := range teams {
 		o := cluster.NotationOCIRepository(team, ociRepositoryName, d.repository(team), artifactTag, v1alpha1.DefaultSecretName)
@@ -87,32 +84,12 @@ func (d *demo) createOCIRepositories(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	snap, err := d.table.follow(ctx, d, goal{artifacts: true, verified: teams[0]})
+	d.before = snap
+	return err
 }
 
 // repository is the team's artifact repository, "127.0.0.1:<port>/<team>/app".
 func (d *demo) repository(team string) string {
 	return d.registry.Reference(team + "/app")
-}
-
-// tarball is a gzipped tar with one small manifest, the shape of what
-// `flux push artifact` uploads.
-func tarball(name string) ([]byte, error) {
-	manifest := []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n")
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(manifest))}); err != nil {
-		return nil, err
-	}
-	if _, err := tw.Write(manifest); err != nil {
-		return nil, err
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	if err := gz.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

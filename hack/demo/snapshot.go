@@ -7,10 +7,13 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 )
 
 // snapshot is what one row of the table shows: the policy's status and the
@@ -25,6 +28,52 @@ type snapshot struct {
 	verdicts  string // ArtifactsVerified's status, reason and message
 	counts    v1alpha1.OCIRepositoryCounts
 	issues    map[string]v1alpha1.OCIRepositoryIssue // by namespace
+	flux      map[string]fluxVerdict                 // Flux's own report, by namespace
+}
+
+// fluxVerdict is what Flux's source-controller reports on a team's
+// OCIRepository, judged the way the operator judges it.
+type fluxVerdict struct {
+	exists    bool
+	condition *metav1.Condition // SourceVerified
+	view      ocirepos.FluxView
+	// settled: Flux has verified, and has handled the operator's last
+	// reconcile request, if there was one for the current digest.
+	settled bool
+}
+
+// String is Flux's verdict in words: Verified, Failed, none yet; and
+// whether the operator shows it is stale.
+func (f fluxVerdict) String() string {
+	out := "none yet"
+	switch {
+	case f.condition == nil:
+	case f.condition.Status == metav1.ConditionTrue:
+		out = "Verified"
+	default:
+		out = "Failed"
+	}
+	if f.view.Stale {
+		out += " (stale)"
+	}
+	return out
+}
+
+// mark is "✓", "✗" or "…" (no verdict yet), and " stale" when the verdict
+// predates the trust configuration in place.
+func (f fluxVerdict) mark() string {
+	m := "…"
+	switch {
+	case f.condition == nil:
+	case f.condition.Status == metav1.ConditionTrue:
+		m = "✓"
+	default:
+		m = "✗"
+	}
+	if f.view.Stale {
+		m += " stale"
+	}
+	return m
 }
 
 // verdict is the team's OCIRepository outcome once nothing is pending.
@@ -37,7 +86,7 @@ func (s snapshot) verdict(team string) string {
 
 // readSnapshot reads the policy and its Secrets from the API server.
 func readSnapshot(ctx context.Context, c client.Client, policy string) (snapshot, error) {
-	snap := snapshot{secrets: map[string]string{}, issues: map[string]v1alpha1.OCIRepositoryIssue{}}
+	snap := snapshot{secrets: map[string]string{}, issues: map[string]v1alpha1.OCIRepositoryIssue{}, flux: map[string]fluxVerdict{}}
 	p := &v1alpha1.VerificationPolicy{}
 	if err := c.Get(ctx, client.ObjectKey{Name: policy}, p); err != nil {
 		return snap, err
@@ -64,22 +113,47 @@ func readSnapshot(ctx context.Context, c client.Client, policy string) (snapshot
 	for _, s := range secrets.Items {
 		snap.secrets[s.Namespace] = s.Annotations[v1alpha1.TrustDigestAnnotation]
 	}
+	for _, team := range teams {
+		u := ocirepos.New()
+		err := c.Get(ctx, client.ObjectKey{Namespace: team, Name: ociRepositoryName}, u)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return snap, err
+		}
+		repo, err := ocirepos.FromUnstructured(u)
+		if err != nil {
+			return snap, err
+		}
+		req := ocirepos.LastRequest(repo, snap.secrets[team])
+		view := ocirepos.ReadFlux(repo, p.Status.FluxFingerprint, req)
+		snap.flux[team] = fluxVerdict{
+			exists:    true,
+			condition: view.Condition,
+			view:      view,
+			settled:   view.Condition != nil && (req.At.IsZero() || repo.Status.LastHandledReconcileAt == req.Token),
+		}
+	}
 	return snap, nil
 }
 
 // mark is the namespace's OCIRepository verdict as the policy reports it,
-// which may still be the verdict against the previous trust digest: "✓"
-// verified, "✗" failed, "…" while any verification is pending, and nothing
-// where no OCIRepository is governed.
+// which may still be the verdict against the previous trust digest, then
+// Flux's own: "✓" verified, "✗" failed, "…" while pending, and nothing
+// where there is no OCIRepository.
 func (s snapshot) mark(ns string) string {
-	switch {
-	case !s.artifacts || s.counts.Matched == 0 || !slices.Contains(teams, ns):
+	f, ok := s.flux[ns]
+	if !ok || !slices.Contains(teams, ns) {
 		return ""
-	case s.counts.Pending > 0:
-		return "…"
-	case s.verdict(ns) == "Verified":
-		return "✓"
-	default:
-		return "✗"
 	}
+	ours := "…"
+	switch {
+	case !s.artifacts || s.counts.Matched == 0 || s.counts.Pending > 0:
+	case s.verdict(ns) == "Verified":
+		ours = "✓"
+	default:
+		ours = "✗"
+	}
+	return ours + "/" + f.mark()
 }

@@ -62,8 +62,8 @@ func hex8(digest string) string {
 	return digest
 }
 
-// nsWidth fits the name, or a short digest and a verdict mark.
-func nsWidth(ns string) int { return max(len(ns), 10) + 2 }
+// nsWidth fits the name, or a short digest and the two verdict marks.
+func nsWidth(ns string) int { return max(len(ns), 18) + 2 }
 
 // pad pads to width runes (the marks are multi-byte).
 func pad(s string, width int) string {

@@ -9,9 +9,8 @@ import (
 // NotationOCIRepository returns the OCIRepository a Flux user writes to
 // pull repository ("host/path") at tag and verify it with Notation, using
 // the trust configuration in Secret secretName of the same namespace. The
-// registries here speak plain HTTP, hence spec.insecure. Flux's
-// source-controller does not run here: the operator's own verification is
-// what acts on it.
+// registries here speak plain HTTP, hence spec.insecure. Where the real
+// source-controller runs (StartSourceController), it reconciles it.
 func NotationOCIRepository(namespace, name, repository, tag, secretName string) *unstructured.Unstructured {
 	o := ocirepos.New()
 	o.SetNamespace(namespace)

@@ -42,6 +42,10 @@ var (
 	managerBinary string
 	// managerKubeconfig authenticates as the manager's ServiceAccount.
 	managerKubeconfig string
+	// flux is Flux's real source-controller, reconciling every
+	// OCIRepository of the run: what it reports is asserted next to what
+	// the operator reports.
+	flux *cluster.SourceController
 )
 
 func TestMain(m *testing.M) {
@@ -91,11 +95,24 @@ func setUp(m *testing.M) (int, error) {
 		return 0, err
 	}
 
-	// Our CRD, and Flux's OCIRepository CRD: the companion reconciler
-	// watches OCIRepositories whenever the API serves them.
+	// Our CRD, and Flux's source CRDs: the companion reconciler watches
+	// OCIRepositories whenever the API serves them, and source-controller
+	// needs every kind it reconciles.
 	if err := plane.InstallCRDs("config/crd/bases", "test/crd/flux"); err != nil {
 		return 0, err
 	}
+	adminKubeconfig := filepath.Join(dir, "admin.kubeconfig")
+	if err := plane.WriteAdminKubeconfig(adminKubeconfig); err != nil {
+		return 0, err
+	}
+	if flux, err = cluster.StartSourceController(ctx, cluster.SourceControllerConfig{Kubeconfig: adminKubeconfig, Dir: dir}); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if _, err := flux.Stop(stopTimeout); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: stopping source-controller:", err)
+		}
+	}()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return 0, err
 	}
@@ -115,7 +132,11 @@ func setUp(m *testing.M) (int, error) {
 	if err := plane.WriteImpersonatingKubeconfig(managerKubeconfig, install.User()); err != nil {
 		return 0, err
 	}
-	return m.Run(), nil
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "e2e: source-controller's log (%s) ends with:\n%s\n", flux.LogFile(), flux.LogTail(15))
+	}
+	return code, nil
 }
 
 // stopOnSignal stops the control plane when the test binary is interrupted
