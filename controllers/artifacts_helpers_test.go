@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
@@ -231,3 +232,32 @@ const (
 	verifyReasonAuth        = verify.ReasonRegistryAuthFailed
 	verifyReasonUnreachable = verify.ReasonRegistryUnreachable
 )
+
+// cacheHits reads the verifier's cache-hit counter from the manager's
+// metrics registry (the manager runs in this test binary).
+func cacheHits(g Gomega) float64 {
+	families, err := ctrlmetrics.Registry.Gather()
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, f := range families {
+		if f.GetName() == "verification_operator_artifact_verification_cache_hits_total" {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+// labelOCIRepository sets a label on an OCIRepository, retrying on
+// conflicts (the operator annotates it too).
+func labelOCIRepository(t *testing.T, ns, name, key, value string) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
+		u := getOCIRepository(g, ns, name)
+		labels := u.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[key] = value
+		u.SetLabels(labels)
+		g.Expect(k8s.Update(context.Background(), u)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+}

@@ -160,6 +160,37 @@ func expectEvent(t *testing.T, policy, eventType, reason string) *corev1.Event {
 	return out
 }
 
+// expectEventWith waits for an event on the policy with reason whose
+// message contains every one of parts.
+func expectEventWith(t *testing.T, policy, reason string, parts ...string) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
+		var list corev1.EventList
+		g.Expect(k8s.List(context.Background(), &list)).To(Succeed())
+		var messages []string
+		for _, e := range list.Items {
+			if e.InvolvedObject.Name != policy || e.InvolvedObject.Kind != v1alpha1.VerificationPolicyKind || e.Reason != reason {
+				continue
+			}
+			messages = append(messages, e.Message)
+			if containsAll(e.Message, parts...) {
+				return
+			}
+		}
+		g.Expect(messages).To(ContainElement(WithTransform(func(m string) bool { return containsAll(m, parts...) }, BeTrue())),
+			"no %s event for %s containing all of %q", reason, policy, parts)
+	}, timeout, poll).Should(Succeed())
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
 // requestReconcile sets reconcile.fluxcd.io/requestedAt and waits until the
 // policy reports it handled.
 func requestReconcile(t *testing.T, name string) {

@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
-	"github.com/flux-notation/verification-operator/controllers"
 	"github.com/flux-notation/verification-operator/test/certs"
 	testenv "github.com/flux-notation/verification-operator/test/envtest"
 )
@@ -65,7 +64,7 @@ func TestArtifactAPIAppearsLater(t *testing.T) {
 		a := conditions.Get(got, v1alpha1.ArtifactsVerifiedCondition)
 		g.Expect(a).NotTo(BeNil())
 		g.Expect(a.Status).To(Equal(metav1.ConditionUnknown))
-		g.Expect(a.Reason).To(Equal(controllers.ReasonOCIRepositoryAPINotFound))
+		g.Expect(a.Reason).To(Equal(v1alpha1.ReasonOCIRepositoryAPINotFound))
 		g.Expect(a.Message).To(ContainSubstring("source-controller"))
 		// Secrets are synced regardless.
 		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))

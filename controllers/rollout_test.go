@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,7 +12,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/internal/text"
 	"github.com/flux-notation/verification-operator/test/certs"
 	"github.com/flux-notation/verification-operator/test/notation"
 	"github.com/flux-notation/verification-operator/test/registry"
@@ -187,13 +191,37 @@ func (f *stagedFixture) rotate(t *testing.T) {
 
 func TestStagedRolloutProceedsStageByStage(t *testing.T) {
 	g := NewWithT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	f := newStagedFixture(t, [3]bool{true, true, true})
 	before := getPolicy(g, f.policy).Status.TrustDigest
+
+	// Every status the rotation goes through, in the API server's order: a
+	// watch delivers each version, so no intermediate state can be missed.
+	w, err := k8sWatch.Watch(ctx, &v1alpha1.VerificationPolicyList{}, client.MatchingFields{"metadata.name": f.policy})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer w.Stop()
 	f.rotate(t)
-	done := waitRollout(t, f.policy, func(g Gomega, p *v1alpha1.VerificationPolicy) {
-		g.Expect(p.Status.Rollout.DesiredDigest).NotTo(Equal(before))
-		g.Expect(p.Status.Rollout.StableDigest).To(Equal(p.Status.Rollout.DesiredDigest))
-	})
+
+	var seen []*v1alpha1.RolloutStatus
+	var done *v1alpha1.VerificationPolicy
+	for done == nil {
+		select {
+		case ev, ok := <-w.ResultChan():
+			g.Expect(ok).To(BeTrue(), "the watch ended")
+			p, isPolicy := ev.Object.(*v1alpha1.VerificationPolicy)
+			if !isPolicy || p.Status.Rollout == nil || p.Status.Rollout.DesiredDigest == before {
+				continue
+			}
+			seen = append(seen, p.Status.Rollout.DeepCopy())
+			if st := p.Status.Rollout; st.StableDigest == st.DesiredDigest {
+				done = p
+			}
+		case <-ctx.Done():
+			t.Fatalf("the rollout did not complete within %s; statuses seen: %d", timeout, len(seen))
+		}
+	}
+
 	st := done.Status.Rollout
 	g.Expect(st.Stages).To(HaveLen(3))
 	for i, name := range []string{"canary", "early", "late"} {
@@ -203,13 +231,33 @@ func TestStagedRolloutProceedsStageByStage(t *testing.T) {
 		g.Expect(s.State).To(Equal(v1alpha1.StageVerified))
 		g.Expect(s.Digest).To(Equal(st.DesiredDigest))
 		g.Expect(s.CompletedAt).NotTo(BeNil())
-		if i > 0 {
-			g.Expect(s.CompletedAt.Before(st.Stages[i-1].CompletedAt)).To(BeFalse(), "stage %s completed before %s", name, st.Stages[i-1].Name)
-		}
 		waitSecretDigest(t, f.ns[i], "notation-config", st.DesiredDigest)
 	}
-	expectEvent(t, f.policy, corev1.EventTypeNormal, "StageVerified")
-	expectEvent(t, f.policy, corev1.EventTypeNormal, v1alpha1.ReasonRolloutComplete)
+	// Stage by stage: in every status written, the stages verified with the
+	// new digest are a prefix that only grows, and a stage receives the new
+	// digest only once every stage before it is verified.
+	prefix := 0
+	for n, s := range seen {
+		verified := 0
+		for verified < len(s.Stages) && s.Stages[verified].State == v1alpha1.StageVerified && s.Stages[verified].Digest == s.DesiredDigest {
+			verified++
+		}
+		g.Expect(verified).To(BeNumerically(">=", prefix), "status %d: a verified stage went back", n)
+		prefix = verified
+		for i, stage := range s.Stages {
+			if stage.Digest == s.DesiredDigest {
+				g.Expect(i).To(BeNumerically("<=", verified), "status %d: stage %s got the new digest before stage %d was verified", n, stage.Name, i-1)
+			}
+		}
+	}
+	g.Expect(len(seen)).To(BeNumerically(">=", 3), "fewer statuses than stages")
+
+	// The events of this rollout (not the fixture's first one) name its digest.
+	short := text.ShortDigest(st.DesiredDigest)
+	for _, name := range []string{"canary", "early", "late"} {
+		expectEventWith(t, f.policy, "StageVerified", fmt.Sprintf("stage %q", name), short)
+	}
+	expectEventWith(t, f.policy, v1alpha1.ReasonRolloutComplete, short)
 	waitReady(t, f.policy)
 }
 

@@ -1,3 +1,19 @@
+// Package controllers wires the operator's reconcilers into a manager; it
+// holds no reconciler logic. Where things live:
+//
+//   - verificationpolicy: the sync reconciler (render, select, gate, write,
+//     advance, complete), one file per step.
+//   - artifacts: the companion reconciler (find governed OCIRepositories,
+//     ask Flux to re-verify, report verdicts).
+//   - checker: which OCIRepositories a policy governs and their verdicts,
+//     shared by the companion and the rollout gates.
+//   - discovery: which optional APIs (Flux's) are served, shared by both.
+//   - trustconfig (pure rendering), sources (reading the trust namespace),
+//     targets (writing namespaces), verify (notation-go as Flux runs it),
+//     ocirepos (Flux's objects and verdicts), rollout (pure stage logic),
+//     inputerror (bad input and what fixes it).
+//   - internal/policystatus (one-request status writes, the Ready table),
+//     internal/text (bounded messages).
 package controllers
 
 import (
@@ -19,9 +35,13 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/artifacts"
+	"github.com/flux-notation/verification-operator/controllers/checker"
+	"github.com/flux-notation/verification-operator/controllers/discovery"
 	"github.com/flux-notation/verification-operator/controllers/internal/policystatus"
 	"github.com/flux-notation/verification-operator/controllers/sources"
 	"github.com/flux-notation/verification-operator/controllers/targets"
+	"github.com/flux-notation/verification-operator/controllers/verificationpolicy"
 	"github.com/flux-notation/verification-operator/controllers/verify"
 )
 
@@ -104,9 +124,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		}
 	}
 
-	// One checker, one verifier and one verdict cache for the companion and
-	// the rollout gate.
-	checker := &ArtifactChecker{
+	// One discovery, one checker, one verifier and one verdict cache for the
+	// companion and the rollout gates, so they agree.
+	apis := discovery.New(mgr.GetRESTMapper(), cmp.Or(o.APIDiscoveryInterval, 30*time.Second))
+	check := &checker.Checker{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Verifier: verify.New(verify.Options{
@@ -116,7 +137,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		}),
 	}
 
-	r := &VerificationPolicyReconciler{
+	sync := &verificationpolicy.Reconciler{
 		Client:        mgr.GetClient(),
 		EventRecorder: recorder,
 		Metrics:       helper.NewMetrics(mgr, metricsRecorder, v1alpha1.FinalizerName),
@@ -128,28 +149,31 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		Writer: &targets.Writer{
 			Client:      mgr.GetClient(),
 			APIReader:   mgr.GetAPIReader(),
-			FieldOwner:  FieldOwner,
+			FieldOwner:  verificationpolicy.FieldOwner,
 			Concurrency: o.WriteConcurrency,
 		},
-		ConflictRetryInterval:  o.ConflictRetryInterval,
-		Now:                    time.Now,
-		Checker:                checker,
-		RolloutRecheckInterval: cmp.Or(o.RolloutRecheckInterval, time.Minute),
 		Status:                 &policystatus.Writer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Share: policystatus.Sync},
+		Checker:                check,
+		APIs:                   apis,
+		ConflictRetryInterval:  o.ConflictRetryInterval,
+		RolloutRecheckInterval: cmp.Or(o.RolloutRecheckInterval, time.Minute),
+		Now:                    time.Now,
 	}
-	if err := r.SetupWithManager(ctx, mgr, trustCache, o.Concurrency); err != nil {
+	if err := sync.SetupWithManager(ctx, mgr, trustCache, o.Concurrency); err != nil {
 		return fmt.Errorf("setting up the VerificationPolicy controller: %w", err)
 	}
 
-	artifacts := &ArtifactReconciler{
-		Client:          mgr.GetClient(),
-		ArtifactChecker: checker,
-		EventRecorder:   recorder,
-		Now:             time.Now,
-		Status:          &policystatus.Writer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Share: policystatus.Artifacts},
+	companion := &artifacts.Reconciler{
+		Client:        mgr.GetClient(),
+		Checker:       check,
+		APIs:          apis,
+		EventRecorder: recorder,
+		Status:        &policystatus.Writer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Share: policystatus.Artifacts},
+		Now:           time.Now,
 	}
-	if err := artifacts.SetupWithManager(mgr, o.Concurrency, cmp.Or(o.APIDiscoveryInterval, 30*time.Second)); err != nil {
+	if err := companion.SetupWithManager(mgr, o.Concurrency); err != nil {
 		return fmt.Errorf("setting up the artifact verification controller: %w", err)
 	}
-	return nil
+	// Discovery starts after the watches it adds are registered.
+	return mgr.Add(apis)
 }

@@ -35,8 +35,9 @@ const trustNS = "vo-trust"
 
 var (
 	// k8s is the tests' own client: uncached, so assertions see the API
-	// server's truth, not the manager's cache.
-	k8s client.Client
+	// server's truth, not the manager's cache. k8sWatch watches.
+	k8s      client.Client
+	k8sWatch client.WithWatch
 	// testEnv installs the Flux OCIRepository CRD mid-run: the companion
 	// must discover it without a restart.
 	testEnv *envtest.Environment
@@ -68,10 +69,11 @@ func run(m *testing.M) int {
 
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = v1alpha1.AddToScheme(scheme)
-	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+	if k8sWatch, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	k8s = k8sWatch
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: trustNS}}); err != nil {

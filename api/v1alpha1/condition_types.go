@@ -18,10 +18,9 @@ const (
 
 // Condition reasons. They are part of the API: users write alerts on them.
 const (
-	// ReasonSucceeded means the step completed for every namespace.
-	ReasonSucceeded = "Succeeded"
-	// ReasonProgressing means work is in flight.
-	ReasonProgressing = "Progressing"
+	// Success and progress use fluxcd/pkg/apis/meta's SucceededReason,
+	// ProgressingReason and ProgressingWithRetryReason.
+
 	// ReasonSuspended means spec.suspend is true; nothing is written.
 	ReasonSuspended = "Suspended"
 
@@ -73,4 +72,31 @@ const (
 
 	// ReasonWriteFailed means the API server refused a write to a namespace.
 	ReasonWriteFailed = "WriteFailed"
+	// ReasonWaitingForAPIDiscovery: a rollout gate needs to know whether the
+	// OCIRepository API is served, and the manager has not looked yet (it
+	// just started): nothing is written until it has.
+	ReasonWaitingForAPIDiscovery = "WaitingForAPIDiscovery"
+)
+
+// Reasons of the ArtifactsVerified condition and of artifact issues.
+const (
+	// ReasonOCIRepositoryAPINotFound: Flux's OCIRepository API is not served.
+	ReasonOCIRepositoryAPINotFound = "OCIRepositoryAPINotFound"
+	// ReasonArtifactsFailed: at least one governed artifact fails.
+	ReasonArtifactsFailed = "VerificationFailed"
+	// ReasonArtifactsPending: some verdicts are not known yet.
+	ReasonArtifactsPending = "VerificationPending"
+	// ReasonDelegatedToFlux: the artifact's registry uses a cloud identity
+	// only source-controller has; Flux's verdict is used.
+	ReasonDelegatedToFlux = "VerificationDelegatedToFlux"
+	// ReasonTrustSecretMissing: the namespace does not hold this policy's
+	// Secret yet.
+	ReasonTrustSecretMissing = "TrustSecretNotSynced"
+	// ReasonRegistryAccess: the artifact's registry access settings (pull
+	// secrets, TLS Secret, service account) are missing or unusable.
+	ReasonRegistryAccess = "RegistryAccessInvalid"
+	// ReasonFluxStale: Flux reports success from before the last trust change.
+	ReasonFluxStale = "FluxResultStale"
+	// ReasonFluxFailed: Flux reports the verification failed.
+	ReasonFluxFailed = "FluxVerificationFailed"
 )

@@ -170,6 +170,9 @@ func TestCRDRejectsInvalidPolicies(t *testing.T) {
 		{"reserved label", func(p *v1alpha1.VerificationPolicy) {
 			p.Spec.Target.Labels = map[string]string{"app.kubernetes.io/managed-by": "me"}
 		}, "reserved for the operator"},
+		{"reserved role label", func(p *v1alpha1.VerificationPolicy) {
+			p.Spec.Target.Labels = map[string]string{v1alpha1.RoleLabel: "rollout-snapshot"}
+		}, "reserved for the operator"},
 		{"reserved annotation", func(p *v1alpha1.VerificationPolicy) {
 			p.Spec.Target.Annotations = map[string]string{"verification.flux-notation.io/trust-digest": "x"}
 		}, "reserved for the operator"},

@@ -285,7 +285,7 @@ type Target struct {
 	// Labels are added to every generated Secret. The operator's own
 	// labels cannot be overridden.
 	// +kubebuilder:validation:MaxProperties=64
-	// +kubebuilder:validation:XValidation:rule="!('app.kubernetes.io/managed-by' in self) && !('verification.flux-notation.io/policy' in self)",message="the labels app.kubernetes.io/managed-by and verification.flux-notation.io/policy are reserved for the operator"
+	// +kubebuilder:validation:XValidation:rule="!('app.kubernetes.io/managed-by' in self) && !('verification.flux-notation.io/policy' in self) && !('verification.flux-notation.io/role' in self)",message="the labels app.kubernetes.io/managed-by, verification.flux-notation.io/policy and verification.flux-notation.io/role are reserved for the operator"
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 

@@ -4,17 +4,15 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/trustconfig"
 )
-
-// NotationProvider is spec.verify.provider for Notation.
-const NotationProvider = "notation"
 
 // Governs reports whether the policy governs r: r lives in one of the
 // policy's targeted namespaces, verifies with Notation using the policy's
 // Secret name, and matches the policy's OCIRepository selector if any.
 func Governs(p *v1alpha1.VerificationPolicy, selector labels.Selector, targeted map[string]bool, r *Repository) bool {
 	v := r.Spec.Verify
-	if v == nil || v.Provider != NotationProvider || v.SecretRef == nil || v.SecretRef.Name != p.SecretName() {
+	if v == nil || v.Provider != trustconfig.ProviderNotation || v.SecretRef == nil || v.SecretRef.Name != p.SecretName() {
 		return false
 	}
 	if !targeted[r.Namespace] {
@@ -27,5 +25,5 @@ func Governs(p *v1alpha1.VerificationPolicy, selector labels.Selector, targeted 
 // that name, for mapping OCIRepository events to policies cheaply.
 func UsesSecretName(r *Repository, name string) bool {
 	v := r.Spec.Verify
-	return v != nil && v.Provider == NotationProvider && v.SecretRef != nil && v.SecretRef.Name == name
+	return v != nil && v.Provider == trustconfig.ProviderNotation && v.SecretRef != nil && v.SecretRef.Name == name
 }

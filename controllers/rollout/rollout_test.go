@@ -63,9 +63,3 @@ func TestStateMachine(t *testing.T) {
 	g.Expect(Current(fresh)).To(Equal(0))
 	g.Expect(fresh.Stages[0].State).To(Equal(v1alpha1.StagePending))
 }
-
-func TestListUpTo(t *testing.T) {
-	g := NewWithT(t)
-	g.Expect(ListUpTo([]string{"a", "b", "c"}, 2)).To(Equal("a; b and 1 more"))
-	g.Expect(ListUpTo([]string{"a"}, 2)).To(Equal("a"))
-}

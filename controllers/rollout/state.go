@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/internal/text"
 )
 
 // Begin returns the rollout status for desired: the current one when it is
@@ -71,20 +72,5 @@ func MarkVerified(st *v1alpha1.RolloutStatus, i int, now time.Time, msg string) 
 func MarkFailed(st *v1alpha1.RolloutStatus, i int, failures []string) {
 	s := &st.Stages[i]
 	s.State = v1alpha1.StageFailed
-	s.Message = fmt.Sprintf("%d OCIRepositories fail with the new configuration: %s", len(failures), ListUpTo(failures, 10))
-}
-
-// ListUpTo joins at most n items, saying how many were left out.
-func ListUpTo(items []string, n int) string {
-	out := ""
-	for i, it := range items {
-		if i == n {
-			return out + fmt.Sprintf(" and %d more", len(items)-n)
-		}
-		if i > 0 {
-			out += "; "
-		}
-		out += it
-	}
-	return out
+	s.Message = fmt.Sprintf("%d OCIRepositories fail with the new configuration: %s", len(failures), text.Join(failures, 10, "; ", ""))
 }

@@ -4,23 +4,15 @@ import (
 	"fmt"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/inputerror"
 )
 
-// Error is a source that cannot be resolved until the user acts: the object
-// or key does not exist in the trust namespace.
-type Error struct {
-	// Reason is a condition reason from api/v1alpha1.
-	Reason string
-	// Field names the offending source, e.g. certificates[corp-ca].
-	Field string
-	// Message is safe to show: it never holds source contents.
-	Message string
-}
-
-func (e *Error) Error() string { return e.Field + ": " + e.Message }
+// A missing object or key in the trust namespace is Waiting input: creating
+// or fixing the object fixes it, and its watch wakes the reconciler.
 
 func notFound(source, kind, namespace, name string) error {
-	return &Error{
+	return &inputerror.Error{
+		Kind:   inputerror.Waiting,
 		Reason: v1alpha1.ReasonSourceNotFound,
 		Field:  fmt.Sprintf("certificates[%s]", source),
 		Message: fmt.Sprintf("%s %s/%s not found (sources are read from the trust namespace %q only)",
@@ -29,7 +21,8 @@ func notFound(source, kind, namespace, name string) error {
 }
 
 func keyNotFound(source, kind, namespace string, ref v1alpha1.KeyReference) error {
-	return &Error{
+	return &inputerror.Error{
+		Kind:    inputerror.Waiting,
 		Reason:  v1alpha1.ReasonSourceKeyNotFound,
 		Field:   fmt.Sprintf("certificates[%s]", source),
 		Message: fmt.Sprintf("%s %s/%s has no key %q", kind, namespace, ref.Name, ref.Key),

@@ -27,7 +27,7 @@ type Resolver struct {
 }
 
 // Resolve returns one trustconfig.Source per certificate source, in spec
-// order. A missing object or key is an *Error; other API errors are returned
+// order. A missing object or key is an *inputerror.Error; other API errors are returned
 // as they are, so the caller retries them.
 func (r *Resolver) Resolve(ctx context.Context, certs []v1alpha1.CertificateSource) ([]trustconfig.Source, error) {
 	out := make([]trustconfig.Source, 0, len(certs))
@@ -39,14 +39,14 @@ func (r *Resolver) Resolve(ctx context.Context, certs []v1alpha1.CertificateSour
 			if err != nil {
 				return nil, err
 			}
-			src.PEM = pem
+			src.PEM, src.FromObject = pem, true
 			src.Origin = fmt.Sprintf("Secret %s/%s key %q", r.Namespace, c.SecretRef.Name, c.SecretRef.Key)
 		case c.ConfigMapRef != nil:
 			pem, err := r.configMapKey(ctx, c.Name, *c.ConfigMapRef)
 			if err != nil {
 				return nil, err
 			}
-			src.PEM = pem
+			src.PEM, src.FromObject = pem, true
 			src.Origin = fmt.Sprintf("ConfigMap %s/%s key %q", r.Namespace, c.ConfigMapRef.Name, c.ConfigMapRef.Key)
 		default:
 			src.PEM = []byte(c.Inline)

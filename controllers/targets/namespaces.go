@@ -1,7 +1,6 @@
 package targets
 
 import (
-	"fmt"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/inputerror"
 )
 
 // Selection is the outcome of matching a policy's target against the
@@ -25,13 +25,15 @@ type Selection struct {
 
 // Select matches target against namespaces. The selector was validated by
 // the API server's schema, but a LabelSelector can still hold an operator
-// or value Kubernetes' label parser rejects; that is returned as an error.
+// or value Kubernetes' label parser rejects; that is returned as a Stalling
+// *inputerror.Error (only a spec change fixes it).
 func Select(target v1alpha1.Target, namespaces []corev1.Namespace) (Selection, error) {
 	var selector labels.Selector
 	if target.NamespaceSelector != nil {
 		s, err := metav1.LabelSelectorAsSelector(target.NamespaceSelector)
 		if err != nil {
-			return Selection{}, fmt.Errorf("target.namespaceSelector: %w", err)
+			return Selection{}, &inputerror.Error{Kind: inputerror.Stalling, Reason: v1alpha1.ReasonInvalidSpec,
+				Field: "target.namespaceSelector", Message: err.Error()}
 		}
 		selector = s
 	}

@@ -41,6 +41,9 @@ func (t Template) Desired(namespace string) *corev1.Secret {
 	}
 	maps.Copy(s.Labels, p.Spec.Target.Labels)
 	maps.Copy(s.Annotations, p.Spec.Target.Annotations)
+	// The CRD reserves it; a Secret for Flux must never pass for our own
+	// bookkeeping (which is pruned, never released), whatever the spec says.
+	delete(s.Labels, v1alpha1.RoleLabel)
 	s.Labels[v1alpha1.ManagedByLabel] = v1alpha1.ManagedByValue
 	s.Labels[v1alpha1.PolicyLabel] = p.Name
 	s.Annotations[v1alpha1.TrustDigestAnnotation] = t.TrustDigest

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/internal/text"
 )
 
 const (
@@ -79,7 +80,7 @@ func parseSource(src Source) ([]*x509.Certificate, *Error) {
 			}
 			return nil, newError(v1alpha1.ReasonInvalidCertificate, field,
 				"%s is labelled CERTIFICATE but is not a valid X.509 certificate: %s",
-				blockAt(n, line, src.Origin), truncate(err.Error(), 200))
+				blockAt(n, line, src.Origin), text.Truncate(err.Error(), 200))
 		}
 		certs = append(certs, cert)
 		rest = next
@@ -151,7 +152,7 @@ func blockAt(n, line int, origin string) string {
 	if origin == "" {
 		return fmt.Sprintf("PEM block %d (line %d)", n, line)
 	}
-	return fmt.Sprintf("PEM block %d (line %d of %s)", n, line, truncate(origin, maxOriginLen))
+	return fmt.Sprintf("PEM block %d (line %d of %s)", n, line, text.Truncate(origin, maxOriginLen))
 }
 
 func privateKeyError(field, where string) *Error {
@@ -183,5 +184,5 @@ func wrongBlockType(field, where string, block *pem.Block) *Error {
 	}
 	return newError(v1alpha1.ReasonInvalidCertificate, field,
 		"%s is a %q block, not a certificate: %s",
-		where, truncate(block.Type, maxBlockTypeLen), hint)
+		where, text.Truncate(block.Type, maxBlockTypeLen), hint)
 }

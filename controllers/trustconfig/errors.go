@@ -1,49 +1,47 @@
 package trustconfig
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/flux-notation/verification-operator/controllers/inputerror"
+	"github.com/flux-notation/verification-operator/controllers/internal/text"
+)
 
 // Error is a rendering failure caused by the input: a certificate source, a
-// trust policy statement, or the size of the result. Reason is one of the
-// condition reasons of api/v1alpha1 (ReasonInvalidCertificate,
+// trust policy statement, or the size of the result. Its Reason is one of
+// the condition reasons of api/v1alpha1 (ReasonInvalidCertificate,
 // ReasonPrivateKeyRejected, ReasonInvalidTrustPolicy, ReasonDuplicateKey,
-// ReasonSecretTooLarge, ReasonInvalidSpec) so the controller can copy it into
-// a condition unchanged. Field points into the spec, for example
-// "certificates[team-roots]" or "trustPolicies[prod]"; it is empty when the
-// failure is not tied to one entry.
-//
-// Message is meant for a platform engineer reading a condition: it says what
-// is wrong and what to do, never echoes certificate or key material, and is
-// bounded in length whatever the input.
-type Error struct {
-	Reason  string
-	Field   string
-	Message string
-}
-
-// Error implements the error interface as "<field>: <message>".
-func (e *Error) Error() string {
-	if e.Field == "" {
-		return e.Message
-	}
-	return e.Field + ": " + e.Message
-}
+// ReasonSecretTooLarge, ReasonInvalidSpec), and its Kind is Waiting when the
+// content at fault came from a Secret or ConfigMap (fixing that object fixes
+// it), Stalling otherwise.
+type Error = inputerror.Error
 
 // newError builds an *Error whose message is cut to maxMessageLen, so a
-// hostile or merely huge input cannot blow up a status condition.
+// hostile or merely huge input cannot blow up a status condition. It is
+// Stalling until fixedBy says otherwise.
 func newError(reason, field, format string, args ...any) *Error {
 	return &Error{
+		Kind:    inputerror.Stalling,
 		Reason:  reason,
 		Field:   field,
-		Message: truncate(fmt.Sprintf(format, args...), maxMessageLen),
+		Message: text.Truncate(fmt.Sprintf(format, args...), maxMessageLen),
 	}
+}
+
+// fixedBy marks err as fixable by editing the object src was read from.
+func fixedBy(err *Error, src *Source) *Error {
+	if src.FromObject {
+		err.Kind = inputerror.Waiting
+	}
+	return err
 }
 
 // certificatesField names a certificate source in Error.Field.
 func certificatesField(name string) string {
-	return "certificates[" + truncate(name, maxNameLen) + "]"
+	return "certificates[" + text.Truncate(name, maxNameLen) + "]"
 }
 
 // trustPoliciesField names a trust policy statement in Error.Field.
 func trustPoliciesField(name string) string {
-	return "trustPolicies[" + truncate(name, maxNameLen) + "]"
+	return "trustPolicies[" + text.Truncate(name, maxNameLen) + "]"
 }

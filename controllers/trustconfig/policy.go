@@ -10,6 +10,7 @@ import (
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/internal/text"
 )
 
 // policyVersion is the only trust policy version notation-go v1.3 accepts.
@@ -87,7 +88,7 @@ func buildPolicy(statements []v1alpha1.TrustPolicyStatement, types storeTypes) (
 		field := statementField(i, st.Name)
 		if st.Name != "" && names[st.Name] {
 			return nil, nil, newError(v1alpha1.ReasonInvalidTrustPolicy, field,
-				"statement name %q is used twice: statement names must be unique", truncate(st.Name, maxNameLen))
+				"statement name %q is used twice: statement names must be unique", text.Truncate(st.Name, maxNameLen))
 		}
 		names[st.Name] = true
 
@@ -112,7 +113,7 @@ func buildPolicy(statements []v1alpha1.TrustPolicyStatement, types storeTypes) (
 						"so it would have no trust store to root them: notation-go needs a ca store for notary.x509 signatures and a "+
 						"signingAuthority store for notary.x509.signingAuthority signatures. Add a certificate source of type ca, "+
 						"or set the level to skip",
-					truncate(st.SignatureVerification.Level, maxNameLen))
+					text.Truncate(st.SignatureVerification.Level, maxNameLen))
 			}
 			tp.TrustStores = types.trustStores(st.Name)
 			if types.tsaStore() &&
@@ -176,13 +177,13 @@ func checkScopes(st v1alpha1.TrustPolicyStatement, field string, seen map[string
 	for _, scope := range st.RegistryScopes {
 		if own[scope] {
 			return newError(v1alpha1.ReasonInvalidTrustPolicy, field,
-				"registry scope %q is listed twice", truncate(scope, maxDNInMessageLen))
+				"registry scope %q is listed twice", text.Truncate(scope, maxDNInMessageLen))
 		}
 		own[scope] = true
 		if other, ok := seen[scope]; ok {
 			return newError(v1alpha1.ReasonInvalidTrustPolicy, field,
 				"registry scope %q is already used by statement %q: Notation allows each scope, including '*', in one statement only",
-				truncate(scope, maxDNInMessageLen), truncate(other, maxNameLen))
+				text.Truncate(scope, maxDNInMessageLen), text.Truncate(other, maxNameLen))
 		}
 	}
 	for scope := range own {
@@ -196,7 +197,7 @@ func checkScopes(st v1alpha1.TrustPolicyStatement, field string, seen map[string
 func notationError(field string, err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "trust policy: ")
 	return newError(v1alpha1.ReasonInvalidTrustPolicy, field,
-		"notation-go rejects the trust policy: %s", truncate(msg, maxMessageLen/2))
+		"notation-go rejects the trust policy: %s", text.Truncate(msg, maxMessageLen/2))
 }
 
 // statementField names statement i, by index when it has no name.

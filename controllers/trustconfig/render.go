@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/internal/text"
 )
 
 // TrustPolicyKey is the Secret key Flux reads the trust policy from.
@@ -27,6 +28,9 @@ type Source struct {
 	// Origin says where the PEM came from, for messages only, for example
 	// "inline" or "Secret trust-ns/roots key ca.pem".
 	Origin string
+	// FromObject is true when the PEM was read from a Secret or ConfigMap:
+	// an error in it is fixed by editing that object, not the policy.
+	FromObject bool
 	// PEM is the source's content: one or more PEM certificates, with any
 	// text between the blocks.
 	PEM []byte
@@ -131,7 +135,7 @@ func Render(in Input) (*Result, error) {
 		}
 		certs, err := parseSource(*src)
 		if err != nil {
-			return nil, err
+			return nil, fixedBy(err, src)
 		}
 
 		// Store types follow every source, including one whose certificates
@@ -166,7 +170,8 @@ func Render(in Input) (*Result, error) {
 		for j, w := range kept {
 			w.key = certificateKey(src.Name, j, len(kept))
 			if owner, taken := keyOwner[w.key]; taken {
-				return nil, duplicateKeyError(w.key, owner, src.Name)
+				// The number of certificates a source holds decides its keys.
+				return nil, fixedBy(duplicateKeyError(w.key, owner, src.Name), src)
 			}
 			keyOwner[w.key] = src.Name
 			w.pem = pem.EncodeToMemory(&pem.Block{Type: certificateBlockType, Bytes: w.cert.Raw})
@@ -224,7 +229,7 @@ func checkSource(i int, src *Source) (v1alpha1.CertificateType, *Error) {
 	if len(src.Name) > maxSourceNameLen || !sourceNamePattern.MatchString(src.Name) {
 		return "", newError(v1alpha1.ReasonInvalidSpec, field,
 			"certificate source name %q is not a lowercase DNS label of at most %d characters; it becomes the Secret key <name>.crt",
-			truncate(src.Name, maxNameLen), maxSourceNameLen)
+			text.Truncate(src.Name, maxNameLen), maxSourceNameLen)
 	}
 	switch src.Type {
 	case "":
@@ -233,7 +238,7 @@ func checkSource(i int, src *Source) (v1alpha1.CertificateType, *Error) {
 		return src.Type, nil
 	default:
 		return "", newError(v1alpha1.ReasonInvalidSpec, field,
-			"certificate type %q is not one of ca, signingAuthority or tsa", truncate(string(src.Type), maxNameLen))
+			"certificate type %q is not one of ca, signingAuthority or tsa", text.Truncate(string(src.Type), maxNameLen))
 	}
 }
 
@@ -251,11 +256,11 @@ func certificateKey(name string, j, n int) string {
 func duplicateKeyError(key, owner, name string) *Error {
 	if owner == name {
 		return newError(v1alpha1.ReasonDuplicateKey, certificatesField(name),
-			"two certificate sources are named %s: source names must be unique", truncate(name, maxNameLen))
+			"two certificate sources are named %s: source names must be unique", text.Truncate(name, maxNameLen))
 	}
 	return newError(v1alpha1.ReasonDuplicateKey, certificatesField(name),
 		"Secret key %s is produced both by source %s and by source %s (a source with several certificates writes <name>-1.crt, <name>-2.crt, ...): rename one of them",
-		truncate(key, maxNameLen+8), truncate(owner, maxNameLen), truncate(name, maxNameLen))
+		text.Truncate(key, maxNameLen+8), text.Truncate(owner, maxNameLen), text.Truncate(name, maxNameLen))
 }
 
 // checkSize enforces the API server's limit on the sum of a Secret's data
@@ -280,7 +285,7 @@ func checkSize(data map[string][]byte, out []*written) *Error {
 	return newError(v1alpha1.ReasonSecretTooLarge, "certificates",
 		"the rendered Secret data is %d bytes, over the %d-byte limit of a Kubernetes Secret: it holds %d certificates, "+
 			"the largest share (%d bytes) from source %s. Remove certificates that are not needed",
-		total, corev1.MaxSecretSize, len(out), bySource[largest], truncate(largest, maxNameLen))
+		total, corev1.MaxSecretSize, len(out), bySource[largest], text.Truncate(largest, maxNameLen))
 }
 
 // summarize describes one written certificate for the policy status.
@@ -290,8 +295,8 @@ func summarize(w *written) v1alpha1.CertificateStatus {
 		Key:       w.key,
 		Type:      w.typ,
 		Source:    w.source.Name,
-		Subject:   truncate(w.cert.Subject.String(), maxDNLen),
-		Issuer:    truncate(w.cert.Issuer.String(), maxDNLen),
+		Subject:   text.Truncate(w.cert.Subject.String(), maxDNLen),
+		Issuer:    text.Truncate(w.cert.Issuer.String(), maxDNLen),
 		NotBefore: metav1.NewTime(w.cert.NotBefore),
 		NotAfter:  metav1.NewTime(w.cert.NotAfter),
 		SHA256:    hex.EncodeToString(sum[:]),

@@ -349,7 +349,7 @@ func TestRenderBoundsMessages(t *testing.T) {
 	g.Expect(len(res.Certificates[0].Subject)).To(BeNumerically("<=", maxDNLen))
 	g.Expect(len(res.Certificates[0].Issuer)).To(BeNumerically("<=", maxDNLen))
 	g.Expect(res.Certificates[0].Subject).To(HavePrefix("CN=xxxx"))
-	g.Expect(res.Certificates[0].Subject).To(HaveSuffix("..."))
+	g.Expect(res.Certificates[0].Subject).To(HaveSuffix("…"))
 
 	// Errors are bounded too, whatever the origin or the names.
 	_, err = Render(Input{Statements: []v1alpha1.TrustPolicyStatement{strict(long)}, Sources: []Source{{Name: "c", Origin: long, PEM: []byte("junk")}}})
@@ -358,7 +358,7 @@ func TestRenderBoundsMessages(t *testing.T) {
 	_, err = Render(Input{Statements: []v1alpha1.TrustPolicyStatement{strict(long + "/")}, Sources: []Source{caSource("c", fixtures(t).root.pem)}})
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(len(err.Error())).To(BeNumerically("<", 1200))
-	g.Expect(err.Error()).To(HavePrefix("trustPolicies[" + strings.Repeat("x", 61) + "...]: "))
+	g.Expect(err.Error()).To(HavePrefix("trustPolicies[" + strings.Repeat("x", 61) + "…]: "))
 }
 
 func TestRenderIsDeterministic(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"time"
+
+	"github.com/flux-notation/verification-operator/controllers/internal/text"
 )
 
 // Warning reasons. A warning never stops rendering: the Secret is still
@@ -48,12 +50,12 @@ type Warning struct {
 }
 
 func newWarning(reason, format string, args ...any) Warning {
-	return Warning{Reason: reason, Message: truncate(fmt.Sprintf(format, args...), maxMessageLen)}
+	return Warning{Reason: reason, Message: text.Truncate(fmt.Sprintf(format, args...), maxMessageLen)}
 }
 
 // describe names a written certificate in a message: its key and subject.
 func describe(key string, cert *x509.Certificate) string {
-	return fmt.Sprintf("certificate %s (subject %q)", key, truncate(cert.Subject.String(), maxDNInMessageLen))
+	return fmt.Sprintf("certificate %s (subject %q)", key, text.Truncate(cert.Subject.String(), maxDNInMessageLen))
 }
 
 // certificateWarnings checks the validity period and CA flag of one written
@@ -88,8 +90,8 @@ func certificateWarnings(key string, cert *x509.Certificate, now time.Time) []Wa
 func duplicateWarning(src Source, cert *x509.Certificate, firstKey, firstSource string) Warning {
 	return newWarning(DuplicateCertificate,
 		"a certificate of source %s%s (subject %q) is identical to %s of source %s; it is written once, under %s",
-		truncate(src.Name, maxNameLen), fromOrigin(src.Origin), truncate(cert.Subject.String(), maxDNInMessageLen),
-		firstKey, truncate(firstSource, maxNameLen), firstKey)
+		text.Truncate(src.Name, maxNameLen), fromOrigin(src.Origin), text.Truncate(cert.Subject.String(), maxDNInMessageLen),
+		firstKey, text.Truncate(firstSource, maxNameLen), firstKey)
 }
 
 func mixedTypesWarning(tsaSources, signingSources []string) Warning {
@@ -112,11 +114,11 @@ func timestampRequired(statement string) Warning {
 		"statement %q enforces authenticTimestamp and tsa certificates are configured, so every notary.x509 signature must carry a timestamp "+
 			"countersignature from a trusted TSA or verification fails. Set signatureVerification.verifyTimestamp to afterCertExpiry "+
 			"to require a timestamp only once the signing certificate has expired",
-		truncate(statement, maxNameLen))
+		text.Truncate(statement, maxNameLen))
 }
 
 func scopeNeverMatches(statement, scope, want string) Warning {
 	return newWarning(RegistryScopeNeverMatches,
 		"statement %q: registry scope %q never matches, because Flux names this repository %q (go-containerregistry's canonical form); use that scope instead",
-		truncate(statement, maxNameLen), truncate(scope, maxDNInMessageLen), truncate(want, maxDNInMessageLen+24))
+		text.Truncate(statement, maxNameLen), text.Truncate(scope, maxDNInMessageLen), text.Truncate(want, maxDNInMessageLen+24))
 }

@@ -3,7 +3,8 @@ package verify
 import (
 	"regexp"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/flux-notation/verification-operator/controllers/internal/text"
 )
 
 // urlQuery matches the query of a URL in an error message. Registries
@@ -27,12 +28,5 @@ func sanitize(msg string, secrets []string) string {
 		}
 	}
 	msg = strings.ReplaceAll(msg, "\n", "; ")
-	if len(msg) <= maxMessageLen {
-		return msg
-	}
-	cut := maxMessageLen - len("…")
-	for cut > 0 && !utf8.RuneStart(msg[cut]) {
-		cut--
-	}
-	return msg[:cut] + "…"
+	return text.Truncate(msg, maxMessageLen)
 }

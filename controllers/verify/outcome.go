@@ -1,5 +1,7 @@
 package verify
 
+import "github.com/fluxcd/pkg/apis/meta"
+
 // Outcome is what a verification concluded.
 type Outcome string
 
@@ -21,8 +23,8 @@ const (
 // Reasons are stable CamelCase strings; the set is closed so callers can
 // count by reason.
 const (
-	// ReasonSucceeded goes with Verified, like Flux's condition reason.
-	ReasonSucceeded = "Succeeded"
+	// ReasonSucceeded goes with Verified: Flux's condition reason.
+	ReasonSucceeded = meta.SucceededReason
 	// ReasonSkipped: the applicable trust policy statement has level skip.
 	ReasonSkipped = "VerificationSkipped"
 	// ReasonAuditOnly: the level is audit and authenticity failed, which is

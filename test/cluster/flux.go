@@ -4,6 +4,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
+	"github.com/flux-notation/verification-operator/controllers/trustconfig"
 )
 
 // NotationOCIRepository returns the OCIRepository a Flux user writes to
@@ -21,7 +22,7 @@ func NotationOCIRepository(namespace, name, repository, tag, secretName string) 
 		"interval": "10m",
 		"insecure": true,
 		"verify": map[string]any{
-			"provider":  ocirepos.NotationProvider,
+			"provider":  trustconfig.ProviderNotation,
 			"secretRef": map[string]any{"name": secretName},
 		},
 	}

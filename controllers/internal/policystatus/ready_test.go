@@ -17,7 +17,7 @@ func cond(t string, s metav1.ConditionStatus, reason string) metav1.Condition {
 
 func TestSetReadyFollowsTheConditionsTable(t *testing.T) {
 	T, F, U := metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionUnknown
-	synced := cond(v1alpha1.SecretsSyncedCondition, T, v1alpha1.ReasonSucceeded)
+	synced := cond(v1alpha1.SecretsSyncedCondition, T, meta.SucceededReason)
 	cases := []struct {
 		name       string
 		conditions []metav1.Condition

@@ -105,7 +105,7 @@ func TestConcurrentWritersKeepEachOthersShare(t *testing.T) {
 	synced := syncBefore.DeepCopy()
 	synced.Status.ObservedGeneration = 1
 	synced.Status.Namespaces = v1alpha1.NamespaceCounts{Targeted: 2, Synced: 2, Summary: "2/2"}
-	conditions.MarkTrue(synced, v1alpha1.SecretsSyncedCondition, v1alpha1.ReasonSucceeded, "2/2 namespaces synced")
+	conditions.MarkTrue(synced, v1alpha1.SecretsSyncedCondition, meta.SucceededReason, "2/2 namespaces synced")
 	g.Expect(sync.Patch(ctx, syncBefore, synced)).To(Succeed())
 	g.Expect(patches.Load()).To(BeEquivalentTo(3), "one conflicting write, then one that succeeds")
 

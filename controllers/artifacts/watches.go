@@ -1,8 +1,7 @@
-package controllers
+package artifacts
 
 import (
 	"context"
-	"time"
 
 	"github.com/fluxcd/pkg/runtime/predicates"
 	corev1 "k8s.io/api/core/v1"
@@ -18,14 +17,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/discovery"
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
+	"github.com/flux-notation/verification-operator/controllers/targets"
 )
 
 // SetupWithManager wires the companion's watches. The OCIRepository watch is
-// added only once the API is served: the manager must start, and report
-// ArtifactsVerified=Unknown, on clusters without Flux, and pick Flux up
-// without a restart when it is installed later.
-func (r *ArtifactReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int, discoveryInterval time.Duration) error {
+// added by discovery once the API is served: the manager must start, and
+// report ArtifactsVerified=Unknown, on clusters without Flux, and pick Flux
+// up without a restart when it is installed later.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	kick := make(chan event.TypedGenericEvent[*v1alpha1.VerificationPolicy])
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		Named("artifacts").
@@ -35,38 +36,33 @@ func (r *ArtifactReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int,
 			trustDigestChanged(),
 		))).
 		// Our Secrets: a namespace's trust digest changed.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(policyOfSecret)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(targets.PolicyOfSecret)).
 		WatchesRawSource(source.Channel(kick, &handler.TypedEnqueueRequestForObject[*v1alpha1.VerificationPolicy]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, concurrency)}).
 		Build(r)
 	if err != nil {
 		return err
 	}
-	return mgr.Add(&apiWatcher{
-		interval: discoveryInterval,
-		served: func() bool {
-			_, err := mgr.GetRESTMapper().RESTMapping(ocirepos.GVK.GroupKind(), ocirepos.GVK.Version)
-			return err == nil
-		},
-		onServed: func(ctx context.Context) error {
+	r.APIs.Watch(ocirepos.GVK, discovery.Handler{
+		OnServed: func(ctx context.Context) error {
 			if err := c.Watch(source.Kind(mgr.GetCache(), ocirepos.New(),
 				handler.TypedEnqueueRequestsFromMapFunc(r.policiesForRepository))); err != nil {
 				return err
 			}
-			r.apiServed.Store(true)
 			ctrl.LoggerFrom(ctx).Info("the OCIRepository API is served: verifying governed OCIRepositories")
 			return r.kickAll(ctx, kick)
 		},
-		onMissing: func(ctx context.Context) error {
+		OnNotServed: func(ctx context.Context) error {
 			ctrl.LoggerFrom(ctx).Info("the OCIRepository API (source.toolkit.fluxcd.io/v1) is not served; artifact verification waits for it")
 			return r.kickAll(ctx, kick)
 		},
 	})
+	return nil
 }
 
 // policiesForRepository maps an OCIRepository to the policies whose Secret
 // name it verifies with; Governs narrows it down in Reconcile.
-func (r *ArtifactReconciler) policiesForRepository(ctx context.Context, u *unstructured.Unstructured) []reconcile.Request {
+func (r *Reconciler) policiesForRepository(ctx context.Context, u *unstructured.Unstructured) []reconcile.Request {
 	repo, err := ocirepos.FromUnstructured(u)
 	if err != nil {
 		return nil
@@ -88,7 +84,7 @@ func (r *ArtifactReconciler) policiesForRepository(ctx context.Context, u *unstr
 	return reqs
 }
 
-func (r *ArtifactReconciler) kickAll(ctx context.Context, kick chan<- event.TypedGenericEvent[*v1alpha1.VerificationPolicy]) error {
+func (r *Reconciler) kickAll(ctx context.Context, kick chan<- event.TypedGenericEvent[*v1alpha1.VerificationPolicy]) error {
 	var list v1alpha1.VerificationPolicyList
 	if err := r.List(ctx, &list); err != nil {
 		return err
@@ -122,35 +118,5 @@ func policyUpdated(changed func(old, new *v1alpha1.VerificationPolicy) bool) pre
 			return ok1 && ok2 && changed(o, n)
 		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
-	}
-}
-
-// apiWatcher polls discovery until the OCIRepository API is served, then
-// adds the watch once. It reports a missing API once, not on every poll.
-type apiWatcher struct {
-	interval  time.Duration
-	served    func() bool
-	onServed  func(context.Context) error
-	onMissing func(context.Context) error
-}
-
-func (w *apiWatcher) Start(ctx context.Context) error {
-	ctx = ctrl.LoggerInto(ctx, ctrl.Log.WithName("ocirepository-api"))
-	reported := false
-	for {
-		if w.served() {
-			return w.onServed(ctx)
-		}
-		if !reported {
-			reported = true
-			if err := w.onMissing(ctx); err != nil {
-				return err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(w.interval):
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package controllers
+package verificationpolicy
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/sources"
+	"github.com/flux-notation/verification-operator/controllers/targets"
 )
 
 const (
@@ -31,7 +31,7 @@ const (
 // SetupWithManager wires the watches. trustCache is a cache scoped to the
 // trust namespace: it holds ConfigMaps, and only the metadata of Secrets, so
 // a source Secret's change wakes us without its contents being cached.
-func (r *VerificationPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, trustCache cache.Cache, concurrency int) error {
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, trustCache cache.Cache, concurrency int) error {
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &v1alpha1.VerificationPolicy{}, secretSourceIndex, func(o client.Object) []string {
 		return sources.SecretNames(o.(*v1alpha1.VerificationPolicy).Spec.Certificates)
@@ -56,7 +56,7 @@ func (r *VerificationPolicyReconciler) SetupWithManager(ctx context.Context, mgr
 			predicate.AnnotationChangedPredicate{},
 		))).
 		// Generated Secrets (the cache only holds ours): restore drift.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(policyOfSecret)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(targets.PolicyOfSecret)).
 		// Namespaces appearing, relabelled or terminating change the targets.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies),
 			builder.WithPredicates(namespaceChanged())).
@@ -72,15 +72,7 @@ func (r *VerificationPolicyReconciler) SetupWithManager(ctx context.Context, mgr
 		Complete(r)
 }
 
-func policyOfSecret(_ context.Context, o client.Object) []reconcile.Request {
-	l := o.GetLabels()
-	if l[v1alpha1.ManagedByLabel] != v1alpha1.ManagedByValue || l[v1alpha1.PolicyLabel] == "" {
-		return nil
-	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: l[v1alpha1.PolicyLabel]}}}
-}
-
-func (r *VerificationPolicyReconciler) allPolicies(ctx context.Context, _ client.Object) []reconcile.Request {
+func (r *Reconciler) allPolicies(ctx context.Context, _ client.Object) []reconcile.Request {
 	var list v1alpha1.VerificationPolicyList
 	if err := r.List(ctx, &list); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing VerificationPolicies for a namespace event")
@@ -93,7 +85,7 @@ func (r *VerificationPolicyReconciler) allPolicies(ctx context.Context, _ client
 	return reqs
 }
 
-func (r *VerificationPolicyReconciler) policiesUsing(ctx context.Context, index, name string) []reconcile.Request {
+func (r *Reconciler) policiesUsing(ctx context.Context, index, name string) []reconcile.Request {
 	var list v1alpha1.VerificationPolicyList
 	if err := r.List(ctx, &list, client.MatchingFields{index: name}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing VerificationPolicies for a source event", "source", name)

@@ -1,11 +1,11 @@
-package controllers
+package verificationpolicy
 
 import (
 	"fmt"
 	"strings"
 
-
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/internal/text"
 	"github.com/flux-notation/verification-operator/controllers/targets"
 )
 
@@ -81,19 +81,10 @@ func (r *syncReport) message() string {
 // listNamespaces names up to five namespaces in state, for event messages.
 func (r *syncReport) listNamespaces(state targets.State) string {
 	var names []string
-	n := 0
 	for _, o := range r.outcomes {
-		if o.State != state {
-			continue
-		}
-		n++
-		if len(names) < 5 {
+		if o.State == state {
 			names = append(names, o.Namespace)
 		}
 	}
-	s := strings.Join(names, ", ")
-	if n > len(names) {
-		s += fmt.Sprintf(" and %d more", n-len(names))
-	}
-	return s
+	return text.Join(names, 5, ", ", "")
 }

@@ -1,0 +1,129 @@
+// Package artifacts is the companion reconciler: for each VerificationPolicy
+// it finds the Flux OCIRepositories that verify with the policy's Secret,
+// asks Flux to reconcile them after a trust change, verifies them itself
+// with notation-go exactly as Flux would (package checker), and aggregates
+// the outcome on the policy. It runs in its own workers, so a slow registry
+// never delays the Secret sync.
+package artifacts
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	kuberecorder "k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/checker"
+	"github.com/flux-notation/verification-operator/controllers/discovery"
+	"github.com/flux-notation/verification-operator/controllers/internal/policystatus"
+	"github.com/flux-notation/verification-operator/controllers/internal/text"
+	"github.com/flux-notation/verification-operator/controllers/ocirepos"
+	"github.com/flux-notation/verification-operator/controllers/targets"
+)
+
+// FieldOwner names the companion in managedFields of what it patches.
+const FieldOwner = "verification-operator"
+
+// Reconciler is the companion reconciler.
+type Reconciler struct {
+	client.Client
+	Checker       *checker.Checker
+	APIs          *discovery.APIs
+	EventRecorder kuberecorder.EventRecorder
+	// Status writes the verdicts and ArtifactsVerified, with Ready derived
+	// from them, in one request.
+	Status *policystatus.Writer
+	Now    func() time.Time
+
+	// lastOutcome remembers each OCIRepository's last operator-side outcome,
+	// to emit an event on a change rather than on every pass.
+	lastOutcome sync.Map
+}
+
+// +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=ocirepositories,verbs=get;list;watch;patch
+// (patch: only annotations: reconcile.fluxcd.io/requestedAt after a trust
+// change, and our own bookkeeping of the digest seen and when we asked.)
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
+// (the imagePullSecrets of an OCIRepository's spec.serviceAccountName, read
+// uncached, as source-controller does.)
+
+// Reconcile verifies one policy's governed OCIRepositories.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	obj := &v1alpha1.VerificationPolicy{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.DeletionTimestamp.IsZero() || obj.Spec.Suspend {
+		return ctrl.Result{}, nil
+	}
+	before := obj.DeepCopy()
+	defer func() {
+		if err := r.Status.Patch(ctx, before, obj); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	switch r.APIs.State(ocirepos.GVK) {
+	case discovery.Unknown:
+		// Discovery runs right after start and kicks every policy.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	case discovery.NotServed:
+		obj.Status.OCIRepositories = v1alpha1.OCIRepositoryCounts{}
+		obj.Status.OCIRepositoryIssues = nil
+		conditions.MarkUnknown(obj, v1alpha1.ArtifactsVerifiedCondition, v1alpha1.ReasonOCIRepositoryAPINotFound,
+			"the OCIRepository API (source.toolkit.fluxcd.io/v1) is not served: install Flux's source-controller; verification starts by itself when it appears")
+		return ctrl.Result{}, nil
+	}
+
+	repos, secrets, err := r.governed(ctx, obj)
+	if err != nil {
+		conditions.MarkUnknown(obj, v1alpha1.ArtifactsVerifiedCondition, meta.FailedReason, "%s", err.Error())
+		return ctrl.Result{}, err
+	}
+	if err := r.requestReconciles(ctx, repos, secrets, obj.Spec.OCIRepositories.Reverify != v1alpha1.ReverifyNone); err != nil {
+		return ctrl.Result{}, err
+	}
+	ttl := checker.CacheTTL(obj)
+	outcomes := r.Checker.Check(ctx, obj, repos, checker.InPlace(secrets), checker.Options{
+		Enabled: obj.Spec.OCIRepositories.Verification != v1alpha1.VerificationDisabled,
+		MaxAge:  ttl,
+	})
+	r.report(obj, outcomes)
+	return ctrl.Result{RequeueAfter: ttl}, nil
+}
+
+// governed returns the policy's OCIRepositories and its Secrets by
+// namespace, working out the targeted namespaces only when there is an
+// OCIRepository at all.
+func (r *Reconciler) governed(ctx context.Context, obj *v1alpha1.VerificationPolicy) ([]*ocirepos.Repository, map[string]*corev1.Secret, error) {
+	repos, err := r.Checker.Governed(ctx, obj, func() (map[string]bool, error) {
+		sel, _, err := targets.SelectNamespaces(ctx, r.Client, obj.Spec.Target)
+		return text.Set(sel.Targeted), err
+	})
+	if err != nil || len(repos) == 0 {
+		return nil, map[string]*corev1.Secret{}, err
+	}
+	list, err := targets.ListGenerated(ctx, r.Client, obj.Name, client.UnsafeDisableDeepCopy)
+	if err != nil {
+		return nil, nil, err
+	}
+	secrets := map[string]*corev1.Secret{}
+	for i := range list {
+		if s := &list[i]; s.Name == obj.SecretName() && !targets.IsBookkeeping(s) {
+			secrets[s.Namespace] = s
+		}
+	}
+	return repos, secrets, nil
+}
+
+func (r *Reconciler) forget(namespace, name string) {
+	r.lastOutcome.Delete(namespace + "/" + name)
+}
