@@ -31,6 +31,10 @@ func TestArtifactVerification(t *testing.T) {
 	t.Run("cache", testCacheAvoidsRegistryRequests)
 	t.Run("cloud provider", testCloudProviderIsDelegated)
 	t.Run("rotation across 100 OCIRepositories", testRotationAt100)
+	t.Run("force on Flux before v1.10", testForceRemovesTheOldVerdict)
+	t.Run("force on Flux v1.10", testForceOnFluxWithFingerprintOnlyRequests)
+	t.Run("the old verdict written back", testForceAgainWhenTheOldVerdictComesBack)
+	t.Run("re-signed artifact", testReSignedArtifactIsSeenSoon)
 }
 
 func testVerdictsAndRotation(t *testing.T) {
@@ -49,6 +53,9 @@ func testVerdictsAndRotation(t *testing.T) {
 
 	ns := newNamespace(t, nil)
 	p := newPolicy(ca, ns)
+	// This scenario plays Flux to check what a reconcile request alone
+	// gives; forcing is tested below.
+	p.Spec.OCIRepositories.Reverify = v1alpha1.ReverifyRequestReconcile
 	p.Spec.TrustPolicies = append(p.Spec.TrustPolicies,
 		v1alpha1.TrustPolicyStatement{
 			Name: "pinned", RegistryScopes: []string{reg.Host() + "/apps/pinned"},
@@ -289,4 +296,155 @@ func testRotationAt100(t *testing.T) {
 	got := waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 100, Failed: 100})
 	t.Logf("FIGURE artifacts: trust rotation re-verified and reported for 100 OCIRepositories after %s", time.Since(start).Round(time.Millisecond))
 	g.Expect(got.Status.OCIRepositoryIssues).To(HaveLen(20), "issues are bounded")
+}
+
+// forceFixture is one governed OCIRepository whose artifact is signed
+// under ca, verified by "Flux" (played by the test) before a rotation.
+type forceFixture struct {
+	ns, repo, policy, revision string
+	ca                         *certs.Cert
+	before                     *v1alpha1.VerificationPolicy
+}
+
+func newForceFixture(t *testing.T, fingerprinted bool) *forceFixture {
+	ca := certs.NewCA("root")
+	reg := registry.Start(t, registry.Options{})
+	a := pushArtifact(t, reg, notation.For(reg), "apps/forced", certs.NewCodeSigner("signer", ca), ca)
+	f := &forceFixture{ns: newNamespace(t, nil), ca: ca, revision: "v1@" + a.desc.Digest.String()}
+	p := newPolicy(ca, f.ns)
+	create(t, p)
+	f.policy = p.Name
+	f.repo = newOCIRepository(t, f.ns, a, repoOptions{insecure: true})
+	ready := waitReady(t, p.Name)
+	fingerprint := ""
+	if fingerprinted {
+		fingerprint = ready.Status.FluxFingerprint
+	}
+	setFluxStatus(t, f.ns, f.repo, metav1.ConditionTrue, fingerprint, f.revision)
+	want := v1alpha1.OCIRepositoryCounts{Matched: 1, Verified: 1}
+	if fingerprinted {
+		want.FluxVerified = 1
+	}
+	f.before = waitArtifacts(t, p.Name, want)
+	return f
+}
+
+// rotate trusts another CA, which the artifact is not signed under.
+func (f *forceFixture) rotate(t *testing.T) {
+	updatePolicy(t, f.policy, func(p *v1alpha1.VerificationPolicy) {
+		p.Spec.Certificates[0].Inline = string(certs.NewCA("new root").PEM())
+	})
+}
+
+func testForceRemovesTheOldVerdict(t *testing.T) {
+	g := NewWithT(t)
+	f := newForceFixture(t, false)
+	f.rotate(t)
+	// The default mode: the old SourceVerified=True is removed, and Flux is
+	// asked to reconcile; until it reports, the force is in flight.
+	var token string
+	g.Eventually(func(g Gomega) {
+		g.Expect(sourceVerified(g, f.ns, f.repo)).To(BeNil(), "SourceVerified was not removed")
+		token = requestedAtOf(g, f.ns, f.repo)
+		g.Expect(token).NotTo(BeEmpty())
+		a := getOCIRepository(g, f.ns, f.repo).GetAnnotations()
+		g.Expect(a).To(HaveKeyWithValue(ocirepos.ForceAttemptsAnnotation, "1"))
+		g.Expect(a).To(HaveKeyWithValue(ocirepos.FluxBaselineAnnotation, "none"))
+	}, timeout, poll).Should(Succeed())
+	inFlight := waitArtifacts(t, f.policy, v1alpha1.OCIRepositoryCounts{Matched: 1, Failed: 1, ForcesInFlight: 1})
+	g.Expect(conditions.GetMessage(inFlight, v1alpha1.ArtifactsVerifiedCondition)).To(ContainSubstring("waiting for Flux to re-verify 1"))
+	// Only SourceVerified went: the artifact Flux pulled is still there.
+	g.Expect(getOCIRepository(g, f.ns, f.repo).Object["status"]).To(HaveKey("artifact"))
+
+	// Flux verifies again with the new trust: failed, and current.
+	playFlux(t, f.ns, f.repo, fluxReport{verified: metav1.ConditionFalse, revision: f.revision, at: time.Now(), handled: token})
+	waitArtifacts(t, f.policy, v1alpha1.OCIRepositoryCounts{Matched: 1, Failed: 1})
+	g.Consistently(func(g Gomega) {
+		g.Expect(requestedAtOf(g, f.ns, f.repo)).To(Equal(token), "forced again after Flux reported a new verdict")
+	}, 2*time.Second, poll).Should(Succeed())
+}
+
+func testForceOnFluxWithFingerprintOnlyRequests(t *testing.T) {
+	g := NewWithT(t)
+	f := newForceFixture(t, true)
+	f.rotate(t)
+	g.Eventually(func(g Gomega) {
+		g.Expect(requestedAtOf(g, f.ns, f.repo)).NotTo(BeEmpty())
+	}, timeout, poll).Should(Succeed())
+	// v1.10 re-verifies when the fingerprint changes: nothing is removed.
+	g.Consistently(func(g Gomega) {
+		g.Expect(sourceVerified(g, f.ns, f.repo)).NotTo(BeNil())
+		g.Expect(getOCIRepository(g, f.ns, f.repo).GetAnnotations()).NotTo(HaveKey(ocirepos.ForceAttemptsAnnotation))
+	}, time.Second, poll).Should(Succeed())
+	// Until Flux reports the new fingerprint, its True is stale.
+	waitArtifacts(t, f.policy, v1alpha1.OCIRepositoryCounts{Matched: 1, Failed: 1, FluxStale: 1})
+}
+
+func testForceAgainWhenTheOldVerdictComesBack(t *testing.T) {
+	g := NewWithT(t)
+	f := newForceFixture(t, false)
+	removed := sourceVerified(g, f.ns, f.repo)
+	f.rotate(t)
+	var first string
+	g.Eventually(func(g Gomega) {
+		g.Expect(sourceVerified(g, f.ns, f.repo)).To(BeNil())
+		first = requestedAtOf(g, f.ns, f.repo)
+		g.Expect(first).NotTo(BeEmpty())
+	}, timeout, poll).Should(Succeed())
+
+	// A reconcile of Flux's that was in flight writes the old verdict back
+	// and handles the request without verifying.
+	playFlux(t, f.ns, f.repo, fluxReport{verified: removed.Status, revision: f.revision, at: removed.LastTransitionTime.Time, handled: first})
+	got := waitArtifacts(t, f.policy, v1alpha1.OCIRepositoryCounts{Matched: 1, Failed: 1, FluxStale: 1, ForcesInFlight: 1})
+	g.Expect(issueFor(got, f.ns, f.repo).Reason).To(Equal(verifyReasonUntrusted), "our verdict leads the issue")
+	// After the backoff (2 s), the force is made again.
+	g.Eventually(func(g Gomega) {
+		g.Expect(requestedAtOf(g, f.ns, f.repo)).NotTo(Equal(first))
+		g.Expect(getOCIRepository(g, f.ns, f.repo).GetAnnotations()).To(HaveKeyWithValue(ocirepos.ForceAttemptsAnnotation, "2"))
+		g.Expect(sourceVerified(g, f.ns, f.repo)).To(BeNil())
+	}, timeout, poll).Should(Succeed())
+}
+
+// An artifact that fails is often re-signed under the same digest soon
+// after: its failed verdict is re-checked within a minute without anyone
+// asking (FailedRecheck, 30 s), and at once on a requested reconcile.
+func testReSignedArtifactIsSeenSoon(t *testing.T) {
+	g := NewWithT(t)
+	ca, other := certs.NewCA("trusted root"), certs.NewCA("other root")
+	reg := registry.Start(t, registry.Options{})
+	remote := notation.For(reg)
+	waiting := pushArtifact(t, reg, remote, "apps/waits", certs.NewCodeSigner("stranger", other), other)
+	asking := pushArtifact(t, reg, remote, "apps/asks", certs.NewCodeSigner("stranger", other), other)
+	ns := newNamespace(t, nil)
+	p := newPolicy(ca, ns)
+	create(t, p)
+	w := newOCIRepository(t, ns, waiting, repoOptions{insecure: true})
+	a := newOCIRepository(t, ns, asking, repoOptions{insecure: true})
+	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 2, Failed: 2})
+
+	signer := certs.NewCodeSigner("release", ca)
+	for _, art := range []artifact{waiting, asking} {
+		_, err := notation.Sign(context.Background(), remote, art.reg+"/"+art.repo, art.desc, signer, ca)
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	start := time.Now()
+	requestReconcile(t, p.Name)
+	g.Eventually(func(g Gomega) {
+		g.Expect(issueFor(getPolicy(g, p.Name), ns, a)).To(BeNil())
+	}, 10*time.Second, poll).Should(Succeed(), "a requested reconcile re-verifies without the cache")
+	t.Logf("FIGURE re-signed artifact verified %s after a requested reconcile", time.Since(start).Round(time.Millisecond))
+	// The policy's request is answered for all of its artifacts.
+	g.Expect(issueFor(getPolicy(g, p.Name), ns, w)).To(BeNil())
+
+	// Again without asking: a new failure, then a re-signature.
+	later := pushArtifact(t, reg, remote, "apps/later", certs.NewCodeSigner("stranger", other), other)
+	l := newOCIRepository(t, ns, later, repoOptions{insecure: true})
+	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 3, Verified: 2, Failed: 1})
+	_, err := notation.Sign(context.Background(), remote, later.reg+"/"+later.repo, later.desc, signer, ca)
+	g.Expect(err).NotTo(HaveOccurred())
+	start = time.Now()
+	g.Eventually(func(g Gomega) {
+		g.Expect(issueFor(getPolicy(g, p.Name), ns, l)).To(BeNil())
+	}, 60*time.Second, time.Second).Should(Succeed(), "a failed verdict is re-checked within a minute")
+	t.Logf("FIGURE re-signed artifact verified %s after its re-signature, unasked", time.Since(start).Round(time.Second))
 }

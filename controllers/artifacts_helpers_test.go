@@ -15,6 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
@@ -139,25 +140,55 @@ func getOCIRepository(g Gomega, ns, name string) *unstructured.Unstructured {
 // for v1.10+, the fingerprint of the trust material used.
 func setFluxStatus(t *testing.T, ns, name string, verified metav1.ConditionStatus, fingerprint, revision string) {
 	t.Helper()
-	g := NewWithT(t)
-	u := getOCIRepository(g, ns, name)
-	status := map[string]any{
-		"conditions": []any{map[string]any{
-			"type": "SourceVerified", "status": string(verified), "reason": "Succeeded",
-			"message": "verified signature of revision " + revision,
-			// Flux verified a while ago, as it would have in a real cluster.
-			"lastTransitionTime": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339),
-			"observedGeneration": u.GetGeneration(),
-		}},
-		"artifact": map[string]any{
-			"revision": revision, "digest": "sha256:" + fmt.Sprintf("%064d", 0), "path": "x", "url": "http://x", "lastUpdateTime": metav1.Now().UTC().Format("2006-01-02T15:04:05Z"),
-		},
-	}
-	if fingerprint != "" {
-		status["sourceVerificationFingerprint"] = fingerprint
-	}
-	u.Object["status"] = status
-	g.Expect(k8s.Status().Update(context.Background(), u)).To(Succeed())
+	playFlux(t, ns, name, fluxReport{verified: verified, fingerprint: fingerprint, revision: revision,
+		// Flux verified a while ago, as it would have in a real cluster.
+		at: time.Now().Add(-time.Minute)})
+}
+
+// fluxReport is what source-controller writes in an OCIRepository's status.
+type fluxReport struct {
+	verified    metav1.ConditionStatus // "" for no SourceVerified condition
+	fingerprint string                 // status.sourceVerificationFingerprint (v1.10+)
+	revision    string
+	at          time.Time // SourceVerified's lastTransitionTime
+	handled     string    // status.lastHandledReconcileAt
+}
+
+// playFlux writes f as the OCIRepository's status, retrying on conflicts
+// (the operator patches the object too).
+func playFlux(t *testing.T, ns, name string, f fluxReport) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
+		u := getOCIRepository(g, ns, name)
+		status := map[string]any{
+			"artifact": map[string]any{
+				"revision": f.revision, "digest": "sha256:" + fmt.Sprintf("%064d", 0), "path": "x", "url": "http://x", "lastUpdateTime": metav1.Now().UTC().Format("2006-01-02T15:04:05Z"),
+			},
+		}
+		if f.verified != "" {
+			status["conditions"] = []any{map[string]any{
+				"type": "SourceVerified", "status": string(f.verified), "reason": "Succeeded",
+				"message":            "verified signature of revision " + f.revision,
+				"lastTransitionTime": f.at.UTC().Format(time.RFC3339),
+				"observedGeneration": u.GetGeneration(),
+			}}
+		}
+		if f.fingerprint != "" {
+			status["sourceVerificationFingerprint"] = f.fingerprint
+		}
+		if f.handled != "" {
+			status["lastHandledReconcileAt"] = f.handled
+		}
+		u.Object["status"] = status
+		g.Expect(k8s.Status().Update(context.Background(), u)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+}
+
+// sourceVerified returns the OCIRepository's SourceVerified condition.
+func sourceVerified(g Gomega, ns, name string) *metav1.Condition {
+	repo, err := ocirepos.FromUnstructured(getOCIRepository(g, ns, name))
+	g.Expect(err).NotTo(HaveOccurred())
+	return apimeta.FindStatusCondition(repo.Status.Conditions, "SourceVerified")
 }
 
 // dockerConfigSecret creates a kubernetes.io/dockerconfigjson Secret.

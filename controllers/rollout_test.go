@@ -325,3 +325,29 @@ func TestSpecChangeMidRolloutRestartsFromTheFirstStage(t *testing.T) {
 	}
 	g.Expect(conditions.Has(done, v1alpha1.RolloutHeldCondition)).To(BeFalse())
 }
+
+// A stage forced through with the force-rollout annotation is done, but is
+// not reported as Verified: its artifacts fail, and its message says which.
+func TestAForcedStageIsNotVerified(t *testing.T) {
+	g := NewWithT(t)
+	f := newStagedFixture(t, [3]bool{true, false, true})
+	f.rotate(t)
+	held := waitRollout(t, f.policy, func(g Gomega, p *v1alpha1.VerificationPolicy) {
+		g.Expect(p.Status.Rollout.Stages[1].State).To(Equal(v1alpha1.StageFailed))
+	})
+	desired := held.Status.Rollout.DesiredDigest
+	updatePolicy(t, f.policy, func(p *v1alpha1.VerificationPolicy) {
+		p.Annotations = map[string]string{v1alpha1.ForceRolloutAnnotation: desired}
+	})
+	done := waitRollout(t, f.policy, func(g Gomega, p *v1alpha1.VerificationPolicy) {
+		g.Expect(p.Status.Rollout.StableDigest).To(Equal(desired))
+	})
+	st := done.Status.Rollout.Stages
+	g.Expect(st[0].State).To(Equal(v1alpha1.StageVerified))
+	g.Expect(st[1].State).To(Equal(v1alpha1.StageForced))
+	g.Expect(st[1].Message).To(ContainSubstring(f.ns[1] + "/"))
+	g.Expect(st[1].Message).To(ContainSubstring("UntrustedSigner"))
+	g.Expect(st[2].State).To(Equal(v1alpha1.StageVerified))
+	expectEventWith(t, f.policy, v1alpha1.ReasonStageForced, `stage "early"`, f.ns[1]+"/")
+	waitSecretDigest(t, f.ns[2], "notation-config", desired)
+}

@@ -67,6 +67,9 @@ const (
 	ReasonStageFailed = "StageFailed"
 	// ReasonRolloutProgressing: a staged rollout is under way.
 	ReasonRolloutProgressing = "RolloutProgressing"
+	// ReasonStageForced: a stage's artifacts fail with the new
+	// configuration, and the force-rollout annotation let it through.
+	ReasonStageForced = "StageForced"
 	// ReasonRolloutComplete: the desired configuration reached every stage.
 	ReasonRolloutComplete = "RolloutComplete"
 
@@ -99,4 +102,7 @@ const (
 	ReasonFluxStale = "FluxResultStale"
 	// ReasonFluxFailed: Flux reports the verification failed.
 	ReasonFluxFailed = "FluxVerificationFailed"
+	// ReasonFluxReverifyFailed: after repeated forced re-verifications
+	// Flux still reports the verdict it had before the trust change.
+	ReasonFluxReverifyFailed = "FluxReverifyFailed"
 )

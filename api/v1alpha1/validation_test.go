@@ -67,7 +67,7 @@ func TestCRDAppliesDefaults(t *testing.T) {
 	g.Expect(got.Spec.Target.SecretName).To(Equal("notation-config"))
 	g.Expect(got.Spec.Target.DeletionPolicy).To(Equal(v1alpha1.DeletionPolicyDelete))
 	g.Expect(got.Spec.Certificates[0].Type).To(Equal(v1alpha1.CertificateTypeCA))
-	g.Expect(got.Spec.OCIRepositories.Reverify).To(Equal(v1alpha1.ReverifyRequestReconcile))
+	g.Expect(got.Spec.OCIRepositories.Reverify).To(Equal(v1alpha1.ReverifyForce))
 	g.Expect(got.Spec.OCIRepositories.Verification).To(Equal(v1alpha1.VerificationEnabled))
 	g.Expect(got.Spec.OCIRepositories.Interval.Duration.String()).To(Equal("10m0s"))
 	g.Expect(got.Spec.Rollout.Strategy).To(Equal(v1alpha1.RolloutAllAtOnce))

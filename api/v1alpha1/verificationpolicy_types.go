@@ -68,8 +68,8 @@ const (
 	DeletionPolicyOrphan DeletionPolicy = "Orphan"
 )
 
-// ReverifyMode says how the operator asks Flux to re-verify after a trust change.
-// +kubebuilder:validation:Enum=None;RequestReconcile
+// ReverifyMode says how the operator makes Flux re-verify after a trust change.
+// +kubebuilder:validation:Enum=None;RequestReconcile;Force
 type ReverifyMode string
 
 const (
@@ -77,7 +77,16 @@ const (
 	ReverifyNone ReverifyMode = "None"
 	// ReverifyRequestReconcile sets reconcile.fluxcd.io/requestedAt on each
 	// governed OCIRepository when its namespace's trust digest changes.
+	// source-controller before v1.10 then keeps a SourceVerified=True from
+	// before the change; the policy reports it as fluxStale.
 	ReverifyRequestReconcile ReverifyMode = "RequestReconcile"
+	// ReverifyForce makes Flux verify again on any version: for
+	// source-controller v1.10+ (which records a fingerprint) a requested
+	// reconcile is enough; for older ones the SourceVerified condition is
+	// removed from the OCIRepository's status first, which makes Flux verify
+	// the unchanged revision again. The operator confirms Flux produced a
+	// new verdict and forces again (bounded) if an old one reappears.
+	ReverifyForce ReverifyMode = "Force"
 )
 
 // VerificationMode switches operator-side signature verification.
@@ -310,9 +319,9 @@ type OCIRepositoriesSpec struct {
 	// +optional
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 
-	// Reverify says whether the operator asks Flux to reconcile after a
-	// trust change.
-	// +kubebuilder:default=RequestReconcile
+	// Reverify says how the operator makes Flux re-verify after a trust
+	// change: Force (default), RequestReconcile or None.
+	// +kubebuilder:default=Force
 	// +optional
 	Reverify ReverifyMode `json:"reverify,omitempty"`
 
@@ -426,7 +435,7 @@ type VerificationPolicyStatus struct {
 }
 
 // RolloutStageState is the state of one stage of a rollout.
-// +kubebuilder:validation:Enum=Pending;Progressing;Verified;Failed
+// +kubebuilder:validation:Enum=Pending;Progressing;Verified;Forced;Failed
 type RolloutStageState string
 
 const (
@@ -437,6 +446,9 @@ const (
 	StageProgressing RolloutStageState = "Progressing"
 	// StageVerified: every governed artifact of the stage verifies.
 	StageVerified RolloutStageState = "Verified"
+	// StageForced: some governed artifacts of the stage fail, and the
+	// force-rollout annotation let the rollout go on; the message names them.
+	StageForced RolloutStageState = "Forced"
 	// StageFailed: an artifact of the stage fails; the rollout is held.
 	StageFailed RolloutStageState = "Failed"
 )
@@ -482,7 +494,7 @@ type RolloutStageStatus struct {
 	// Digest is the trust digest applied to the stage's namespaces.
 	// +optional
 	Digest string `json:"digest,omitempty"`
-	// State is Pending, Progressing, Verified or Failed.
+	// State is Pending, Progressing, Verified, Forced or Failed.
 	State RolloutStageState `json:"state"`
 	// CompletedAt is when the stage was verified.
 	// +optional
@@ -555,9 +567,14 @@ type OCIRepositoryCounts struct {
 	// FluxVerified: Flux reports a verification with the current fingerprint.
 	// +optional
 	FluxVerified int32 `json:"fluxVerified"`
-	// FluxStale: Flux reports success from before the last trust change.
+	// FluxStale: Flux reports success that cannot be shown to be more recent
+	// than the last trust change.
 	// +optional
 	FluxStale int32 `json:"fluxStale"`
+	// ForcesInFlight: re-verifications forced on Flux (reverify: Force) whose
+	// new verdict Flux has not reported yet.
+	// +optional
+	ForcesInFlight int32 `json:"forcesInFlight"`
 }
 
 // OCIRepositoryIssue explains why one OCIRepository does not verify.

@@ -46,6 +46,9 @@ type Reconciler struct {
 	// lastOutcome remembers each OCIRepository's last operator-side outcome,
 	// to emit an event on a change rather than on every pass.
 	lastOutcome sync.Map
+	// handledRequests remembers the reconcile.fluxcd.io/requestedAt values
+	// (of policies and OCIRepositories) answered with fresh verdicts.
+	handledRequests sync.Map
 }
 
 // +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=ocirepositories,verbs=get;list;watch;patch
@@ -88,16 +91,69 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		conditions.MarkUnknown(obj, v1alpha1.ArtifactsVerifiedCondition, meta.FailedReason, "%s", err.Error())
 		return ctrl.Result{}, err
 	}
-	if err := r.requestReconciles(ctx, repos, secrets, obj.Spec.OCIRepositories.Reverify != v1alpha1.ReverifyNone); err != nil {
+	mode := obj.Spec.OCIRepositories.Reverify
+	if mode == "" {
+		mode = v1alpha1.ReverifyForce // the API's default
+	}
+	rv, err := r.reverify(ctx, repos, secrets, mode)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	ttl := checker.CacheTTL(obj)
 	outcomes := r.Checker.Check(ctx, obj, repos, checker.InPlace(secrets), checker.Options{
 		Enabled: obj.Spec.OCIRepositories.Verification != v1alpha1.VerificationDisabled,
 		MaxAge:  ttl,
+		Fresh:   r.freshRequests(obj, repos),
 	})
-	r.report(obj, outcomes)
-	return ctrl.Result{RequeueAfter: ttl}, nil
+	r.report(obj, outcomes, rv)
+	return ctrl.Result{RequeueAfter: r.nextPass(outcomes, rv, ttl)}, nil
+}
+
+// nextPass is how soon to look again: at the cache interval when every
+// verdict is in; sooner while something failed or is pending (a re-signed
+// artifact is seen within the verifier's FailedRecheck, the cache deciding
+// whether a verdict is old enough to re-check), and while a force may have
+// to be repeated. Flux's own status changes wake the reconciler anyway.
+func (r *Reconciler) nextPass(outcomes []checker.Outcome, rv reverifyResult, ttl time.Duration) time.Duration {
+	next := ttl
+	for _, o := range outcomes {
+		if o.State != checker.Verified {
+			next = min(next, r.Checker.Verifier.FailedRecheck())
+			break
+		}
+	}
+	if rv.retry > 0 {
+		next = min(next, rv.retry)
+	}
+	return next
+}
+
+// freshRequests tells which OCIRepositories a user asked for a fresh verdict
+// of: reconcile.fluxcd.io/requestedAt set on the policy (all of them) or on
+// the OCIRepository (that one; not the value the operator set itself), not
+// yet handled by this process. Restarting the process empties the verdict
+// cache anyway, so remembering the handled values in memory is enough.
+func (r *Reconciler) freshRequests(obj *v1alpha1.VerificationPolicy, repos []*ocirepos.Repository) func(*ocirepos.Repository) bool {
+	policyAsked := false
+	if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok {
+		if last, _ := r.handledRequests.Load("policy/" + obj.Name); last != v {
+			policyAsked = true
+			r.handledRequests.Store("policy/"+obj.Name, v)
+		}
+	}
+	asked := map[string]bool{}
+	for _, repo := range repos {
+		v, ok := meta.ReconcileAnnotationValue(repo.GetAnnotations())
+		if !ok || v == repo.Annotations[ocirepos.ReverifyRequestedAtAnnotation] {
+			continue
+		}
+		k := "repo/" + checker.Key(repo)
+		if last, _ := r.handledRequests.Load(k); last != v {
+			asked[checker.Key(repo)] = true
+			r.handledRequests.Store(k, v)
+		}
+	}
+	return func(repo *ocirepos.Repository) bool { return policyAsked || asked[checker.Key(repo)] }
 }
 
 // governed returns the policy's OCIRepositories and its Secrets by
@@ -126,4 +182,5 @@ func (r *Reconciler) governed(ctx context.Context, obj *v1alpha1.VerificationPol
 
 func (r *Reconciler) forget(namespace, name string) {
 	r.lastOutcome.Delete(namespace + "/" + name)
+	r.handledRequests.Delete("repo/" + namespace + "/" + name)
 }

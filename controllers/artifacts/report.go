@@ -23,7 +23,7 @@ const (
 
 // report aggregates outcomes into status, the ArtifactsVerified condition
 // and events on the OCIRepositories.
-func (r *Reconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []checker.Outcome) {
+func (r *Reconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []checker.Outcome, rv reverifyResult) {
 	var counts v1alpha1.OCIRepositoryCounts
 	var issues []v1alpha1.OCIRepositoryIssue
 	addIssue := func(o checker.Outcome, reason, msg string) {
@@ -48,10 +48,22 @@ func (r *Reconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []checker
 		if o.Flux.Verified {
 			counts.FluxVerified++
 		}
-		if o.Flux.Stale {
+		plan := rv.plans[o.Key()]
+		if plan.InFlight {
+			counts.ForcesInFlight++
+		}
+		switch {
+		case plan.GaveUp:
+			addIssue(o, v1alpha1.ReasonFluxReverifyFailed, fmt.Sprintf(
+				"after %d forced re-verifications Flux still reports the SourceVerified condition it had before the trust change", plan.Attempt))
+			if o.Flux.Stale {
+				counts.FluxStale++
+			}
+		case o.Flux.Stale:
 			counts.FluxStale++
 			if o.State != checker.Failed {
-				addIssue(o, v1alpha1.ReasonFluxStale, "Flux reports SourceVerified=True from before the last trust change; source-controller before v1.10 re-verifies only on a new revision or generation")
+				addIssue(o, v1alpha1.ReasonFluxStale, "Flux reports SourceVerified=True that cannot be shown to be newer than the last trust change; "+
+					"source-controller before v1.10 re-verifies only on a new revision or generation (spec.ociRepositories.reverify: Force makes it)")
 			}
 		}
 		r.emitOutcomeEvent(o)
@@ -62,6 +74,9 @@ func (r *Reconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []checker
 	stale := ""
 	if counts.FluxStale > 0 {
 		stale = fmt.Sprintf("; Flux's result is stale for %d", counts.FluxStale)
+	}
+	if counts.ForcesInFlight > 0 {
+		stale += fmt.Sprintf("; waiting for Flux to re-verify %d", counts.ForcesInFlight)
 	}
 	switch {
 	case counts.Failed > 0:

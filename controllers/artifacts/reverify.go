@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
+	"slices"
+	"time"
 
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -17,10 +20,28 @@ import (
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 )
 
-// requestReconciles asks Flux, once per trust change of a namespace's
-// Secret, to reconcile each governed OCIRepository there. First sight only
-// records the digest: nothing changed that Flux must hear about.
-func (r *Reconciler) requestReconciles(ctx context.Context, repos []*ocirepos.Repository, secrets map[string]*corev1.Secret, reverify bool) error {
+// +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=ocirepositories/status,verbs=get;patch
+// (reverify: Force removes the SourceVerified condition, and only it, from
+// an OCIRepository whose namespace's trust changed, guarded by the
+// resourceVersion read, so that source-controller before v1.10 verifies the
+// unchanged revision again; Flux recomputes its conditions on that
+// reconcile.)
+
+// reverifyResult is what the requests of one pass left to watch.
+type reverifyResult struct {
+	// plans by OCIRepository key, for the report.
+	plans map[string]ocirepos.Plan
+	// retry is the soonest a pending force may have to be repeated.
+	retry time.Duration
+}
+
+// reverify makes Flux re-verify, once per trust change of a namespace's
+// Secret, each governed OCIRepository there, as the policy's reverify mode
+// says (see ocirepos.PlanReverify), and follows up on forces in flight.
+// First sight only records the digest: nothing changed that Flux must hear
+// about.
+func (r *Reconciler) reverify(ctx context.Context, repos []*ocirepos.Repository, secrets map[string]*corev1.Secret, mode v1alpha1.ReverifyMode) (reverifyResult, error) {
+	res := reverifyResult{plans: map[string]ocirepos.Plan{}}
 	var errs []error
 	now := r.Now()
 	for _, repo := range repos {
@@ -29,34 +50,100 @@ func (r *Reconciler) requestReconciles(ctx context.Context, repos []*ocirepos.Re
 			continue
 		}
 		digest := s.Annotations[v1alpha1.TrustDigestAnnotation]
-		annotations := map[string]string{ocirepos.ReverifiedDigestAnnotation: digest}
-		switch ocirepos.NextAction(repo, digest) {
+		plan := ocirepos.PlanReverify(repo, digest, mode, now)
+		res.plans[checker.Key(repo)] = plan
+		if plan.Retry > 0 && (res.retry == 0 || plan.Retry < res.retry) {
+			res.retry = plan.Retry
+		}
+		var annotations map[string]string
+		switch plan.Action {
 		case ocirepos.Nothing:
 			continue
+		case ocirepos.Record:
+			annotations = map[string]string{ocirepos.ReverifiedDigestAnnotation: digest}
 		case ocirepos.Request:
-			if reverify {
-				maps.Copy(annotations, ocirepos.RequestAnnotations(repo, now))
+			annotations = ocirepos.RequestAnnotations(repo, digest, now, 0)
+		case ocirepos.Force:
+			annotations = ocirepos.RequestAnnotations(repo, digest, now, plan.Attempt)
+			if err := r.removeSourceVerified(ctx, repo); err != nil {
+				errs = append(errs, fmt.Errorf("forcing OCIRepository %s to verify again: %w", checker.Key(repo), err))
+				continue
 			}
 		}
-		// Guarded by the resourceVersion read: the baseline recorded is
-		// exactly Flux's verdict at the moment of the request. A conflict
-		// (Flux wrote status meanwhile) is retried with the newer read.
-		body, err := json.Marshal(map[string]any{"metadata": map[string]any{
-			"annotations": annotations, "resourceVersion": repo.ResourceVersion}})
-		if err != nil {
-			return err
-		}
-		u := ocirepos.New()
-		u.SetNamespace(repo.Namespace)
-		u.SetName(repo.Name)
-		if err := r.Patch(ctx, u, client.RawPatch(types.MergePatchType, body), client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.annotate(ctx, repo, annotations); err != nil {
 			errs = append(errs, fmt.Errorf("annotating OCIRepository %s: %w", checker.Key(repo), err))
-			continue
 		}
-		if repo.Annotations == nil {
-			repo.Annotations = map[string]string{}
-		}
-		maps.Copy(repo.Annotations, annotations)
 	}
-	return errors.Join(errs...)
+	return res, errors.Join(errs...)
+}
+
+// removeSourceVerified removes the SourceVerified condition, and nothing
+// else, from repo's status. The JSON patch tests the resourceVersion read
+// and the condition's place, so nothing Flux wrote since is undone; on a
+// conflict the force is retried from a newer read. repo is updated to the
+// patched object's resourceVersion and conditions.
+func (r *Reconciler) removeSourceVerified(ctx context.Context, repo *ocirepos.Repository) error {
+	i := slices.IndexFunc(repo.Status.Conditions, func(c metav1.Condition) bool { return c.Type == sourcev1.SourceVerifiedCondition })
+	if i < 0 {
+		return nil
+	}
+	path := fmt.Sprintf("/status/conditions/%d", i)
+	body, err := json.Marshal([]map[string]any{
+		{"op": "test", "path": "/metadata/resourceVersion", "value": repo.ResourceVersion},
+		{"op": "test", "path": path + "/type", "value": sourcev1.SourceVerifiedCondition},
+		{"op": "remove", "path": path},
+	})
+	if err != nil {
+		return err
+	}
+	u := ocirepos.New()
+	u.SetNamespace(repo.Namespace)
+	u.SetName(repo.Name)
+	if err := r.Client.Status().Patch(ctx, u, client.RawPatch(types.JSONPatchType, body), client.FieldOwner(FieldOwner)); err != nil {
+		return err
+	}
+	repo.ResourceVersion = u.GetResourceVersion()
+	repo.Status.Conditions = slices.Delete(slices.Clone(repo.Status.Conditions), i, i+1)
+	return nil
+}
+
+// annotate merges annotations into repo's ("" removes a key), guarded by
+// the resourceVersion read: a baseline recorded is exactly Flux's verdict
+// at the moment of the request. A conflict (Flux wrote meanwhile) is
+// retried on the next pass, with the newer read.
+func (r *Reconciler) annotate(ctx context.Context, repo *ocirepos.Repository, annotations map[string]string) error {
+	patch := map[string]any{}
+	for k, v := range annotations {
+		if v == "" {
+			patch[k] = nil
+		} else {
+			patch[k] = v
+		}
+	}
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"annotations": patch, "resourceVersion": repo.ResourceVersion}})
+	if err != nil {
+		return err
+	}
+	u := ocirepos.New()
+	u.SetNamespace(repo.Namespace)
+	u.SetName(repo.Name)
+	if err := r.Patch(ctx, u, client.RawPatch(types.MergePatchType, body), client.FieldOwner(FieldOwner)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	repo.ResourceVersion = u.GetResourceVersion()
+	if repo.Annotations == nil {
+		repo.Annotations = map[string]string{}
+	}
+	for k, v := range annotations {
+		if v == "" {
+			delete(repo.Annotations, k)
+		} else {
+			repo.Annotations[k] = v
+		}
+	}
+	return nil
 }

@@ -133,6 +133,9 @@ type Options struct {
 	Enabled bool
 	// MaxAge is how old a cached verdict may be (verify.Verifier.Verify).
 	MaxAge time.Duration
+	// Fresh, if set, says which repositories to verify afresh, whatever
+	// the cache holds.
+	Fresh func(*ocirepos.Repository) bool
 }
 
 // Check verifies every repository against the trust data trust gives
@@ -172,6 +175,7 @@ func (c *Checker) Check(ctx context.Context, obj *v1alpha1.VerificationPolicy, r
 				Access:      verify.Access(access),
 				TrustData:   data,
 				TrustDigest: digest,
+				NoCache:     o.Fresh != nil && o.Fresh(repo),
 			})
 			idx = append(idx, i)
 		}

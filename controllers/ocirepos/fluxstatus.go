@@ -58,7 +58,9 @@ func freshSince(r *Repository, c *metav1.Condition, req ReverifyRequest) bool {
 	if req.Baseline == "" {
 		return c.LastTransitionTime.Time.After(req.At.Truncate(time.Second))
 	}
-	return Baseline(c) != req.Baseline
+	// After a force, the removed verdict coming back is Flux's in-flight
+	// reconcile writing it back, not a new verification.
+	return Baseline(c) != req.Baseline && (req.Forced == "" || Baseline(c) != req.Forced)
 }
 
 // handledSince reports whether Flux's status.lastHandledReconcileAt is our

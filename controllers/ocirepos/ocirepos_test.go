@@ -120,29 +120,146 @@ func TestReadFlux(t *testing.T) {
 	}
 }
 
-func TestReconcileRequestBookkeeping(t *testing.T) {
-	g := NewWithT(t)
-	r := repo("a", "notation", "s", nil)
-	g.Expect(NextAction(r, "")).To(Equal(Nothing), "no Secret yet: nothing to ask for")
-	g.Expect(NextAction(r, "sha256:1")).To(Equal(Record), "first sight is not a change")
-	r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
-	g.Expect(NextAction(r, "sha256:1")).To(Equal(Nothing))
-	g.Expect(LastRequest(r, "sha256:1").At.IsZero()).To(BeTrue())
-	g.Expect(NextAction(r, "sha256:2")).To(Equal(Request))
-
+// TestPlanReverify drives the decisions the companion makes for one
+// OCIRepository, through the annotations it would write after each one.
+func TestPlanReverify(t *testing.T) {
 	at := time.Date(2026, 11, 1, 12, 0, 0, 123, time.UTC)
-	withSourceVerified(r, metav1.ConditionTrue, at.Add(-time.Hour))
-	annotations := RequestAnnotations(r, at)
-	g.Expect(annotations).To(HaveKeyWithValue(meta.ReconcileRequestAnnotation, at.Format(time.RFC3339Nano)))
-	g.Expect(annotations).To(HaveKeyWithValue(FluxBaselineAnnotation, "True/Succeeded/2026-11-01T11:00:00Z"))
-	r.Annotations = annotations
-	r.Annotations[ReverifiedDigestAnnotation] = "sha256:2"
-	r.Annotations[meta.ReconcileRequestAnnotation] = "set by a user, not us"
-	req := LastRequest(r, "sha256:2")
-	g.Expect(req.At).To(Equal(at))
-	g.Expect(req.Token).To(Equal(at.Format(time.RFC3339Nano)))
-	g.Expect(req.Baseline).To(Equal("True/Succeeded/2026-11-01T11:00:00Z"))
-	g.Expect(LastRequest(r, "sha256:3").At.IsZero()).To(BeTrue())
+	verifiedEarlier := func() *Repository {
+		return withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionTrue, at.Add(-time.Hour))
+	}
+	// apply records the annotations of a plan's request on r, as the
+	// companion's patch would, and returns r.
+	apply := func(r *Repository, digest string, p Plan, now time.Time) *Repository {
+		a := RequestAnnotations(r, digest, now, p.Attempt)
+		if r.Annotations == nil {
+			r.Annotations = map[string]string{}
+		}
+		for k, v := range a {
+			if v == "" {
+				delete(r.Annotations, k)
+			} else {
+				r.Annotations[k] = v
+			}
+		}
+		if p.Action == Force {
+			r.Status.Conditions = nil
+		}
+		return r
+	}
+
+	t.Run("first sight, then a change, per mode", func(t *testing.T) {
+		g := NewWithT(t)
+		r := verifiedEarlier()
+		g.Expect(PlanReverify(r, "", v1alpha1.ReverifyForce, at).Action).To(Equal(Nothing), "no Secret yet")
+		g.Expect(PlanReverify(r, "sha256:1", v1alpha1.ReverifyForce, at).Action).To(Equal(Record), "first sight is no change")
+		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+		g.Expect(PlanReverify(r, "sha256:1", v1alpha1.ReverifyForce, at)).To(Equal(Plan{}))
+		g.Expect(PlanReverify(r, "sha256:2", v1alpha1.ReverifyNone, at).Action).To(Equal(Record))
+		g.Expect(PlanReverify(r, "sha256:2", v1alpha1.ReverifyRequestReconcile, at).Action).To(Equal(Request))
+		g.Expect(PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Action: Force, Attempt: 1}))
+	})
+
+	t.Run("Force on Flux v1.10+ only requests: the fingerprint changes", func(t *testing.T) {
+		g := NewWithT(t)
+		r := verifiedEarlier()
+		r.Fingerprint = "sha256:old"
+		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+		g.Expect(PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, at).Action).To(Equal(Request))
+	})
+
+	t.Run("Force only requests when Flux verifies anyway", func(t *testing.T) {
+		g := NewWithT(t)
+		failed := withSourceVerified(repo("a", "notation", "s", nil), metav1.ConditionFalse, at)
+		failed.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+		g.Expect(PlanReverify(failed, "sha256:2", v1alpha1.ReverifyForce, at).Action).To(Equal(Request))
+		none := repo("a", "notation", "s", nil)
+		none.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+		g.Expect(PlanReverify(none, "sha256:2", v1alpha1.ReverifyForce, at).Action).To(Equal(Request))
+	})
+
+	t.Run("a force is in flight until Flux reports a new verdict, even in the same second", func(t *testing.T) {
+		g := NewWithT(t)
+		r := verifiedEarlier()
+		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+		p := PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, at)
+		apply(r, "sha256:2", p, at)
+		g.Expect(r.Annotations).To(HaveKeyWithValue(FluxBaselineAnnotation, "none"))
+		g.Expect(r.Annotations).To(HaveKeyWithValue(ForcedVerdictAnnotation, "True/Succeeded/2026-11-01T11:00:00Z"))
+		g.Expect(r.Annotations).To(HaveKeyWithValue(ForceAttemptsAnnotation, "1"))
+		token := r.Annotations[meta.ReconcileRequestAnnotation]
+
+		g.Expect(PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Attempt: 1, InFlight: true}), "Flux has not reconciled")
+		g.Expect(ReadFlux(r, "", LastRequest(r, "sha256:2"))).To(Equal(FluxView{}), "no verdict: neither verified nor stale")
+		handled(r, token)
+		g.Expect(PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, at).InFlight).To(BeTrue(), "reconciled, no verdict yet")
+
+		// Flux verifies again in the very second of the force: fresh.
+		withSourceVerified(r, metav1.ConditionFalse, at.Truncate(time.Second))
+		g.Expect(PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Attempt: 1}))
+		withSourceVerified(r, metav1.ConditionTrue, at.Truncate(time.Second))
+		g.Expect(PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Attempt: 1}))
+		v := ReadFlux(r, "", LastRequest(r, "sha256:2"))
+		g.Expect(v.Verified).To(BeTrue())
+		g.Expect(v.Stale).To(BeFalse())
+	})
+
+	t.Run("the removed verdict written back is forced again, with backoff, then given up", func(t *testing.T) {
+		g := NewWithT(t)
+		r := verifiedEarlier()
+		removed := r.Status.Conditions[0]
+		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+		now := at
+		p := PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, now)
+		for attempt := 1; attempt <= MaxForceAttempts; attempt++ {
+			g.Expect(p.Action).To(Equal(Force), "attempt %d", attempt)
+			g.Expect(p.Attempt).To(Equal(attempt))
+			apply(r, "sha256:2", p, now)
+			g.Expect(r.Annotations).To(HaveKeyWithValue(ForcedVerdictAnnotation, Baseline(&removed)), "what was removed first is remembered")
+			// Flux's in-flight reconcile writes the old verdict back, and
+			// handles the request without verifying.
+			r.Status.Conditions = []metav1.Condition{removed}
+			handled(r, r.Annotations[meta.ReconcileRequestAnnotation])
+			v := ReadFlux(r, "", LastRequest(r, "sha256:2"))
+			g.Expect(v.Stale).To(BeTrue(), "the old verdict is stale, not verified")
+			if attempt == MaxForceAttempts {
+				break
+			}
+			wait := forceBackoff << (attempt - 1)
+			early := PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, now.Add(wait-time.Millisecond))
+			g.Expect(early.Action).To(Equal(Nothing), "backoff before attempt %d", attempt+1)
+			g.Expect(early.Retry).To(Equal(time.Millisecond))
+			now = now.Add(wait)
+			p = PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, now)
+		}
+		final := PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, now.Add(time.Hour))
+		g.Expect(final).To(Equal(Plan{Attempt: MaxForceAttempts, GaveUp: true}))
+	})
+
+	t.Run("a restarted manager neither repeats nor forgets a force", func(t *testing.T) {
+		g := NewWithT(t)
+		r := verifiedEarlier()
+		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+		apply(r, "sha256:2", PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, at), at)
+		// Everything a new process knows is on the object.
+		later := PlanReverify(r, "sha256:2", v1alpha1.ReverifyForce, at.Add(time.Hour))
+		g.Expect(later.Action).To(Equal(Nothing))
+		g.Expect(later.InFlight).To(BeTrue())
+	})
+
+	t.Run("a request records what it can be compared with", func(t *testing.T) {
+		g := NewWithT(t)
+		r := verifiedEarlier()
+		a := RequestAnnotations(r, "sha256:2", at, 0)
+		g.Expect(a).To(HaveKeyWithValue(meta.ReconcileRequestAnnotation, at.Format(time.RFC3339Nano)))
+		g.Expect(a).To(HaveKeyWithValue(FluxBaselineAnnotation, "True/Succeeded/2026-11-01T11:00:00Z"))
+		g.Expect(a).To(HaveKeyWithValue(ForceAttemptsAnnotation, ""), "a plain request clears force bookkeeping")
+		r.Annotations = a
+		r.Annotations[meta.ReconcileRequestAnnotation] = "set by a user, not us"
+		req := LastRequest(r, "sha256:2")
+		g.Expect(req.At).To(Equal(at))
+		g.Expect(req.Token).To(Equal(at.Format(time.RFC3339Nano)))
+		g.Expect(LastRequest(r, "sha256:3").At.IsZero()).To(BeTrue())
+	})
 }
 
 func TestFromUnstructuredKeepsNewerFields(t *testing.T) {

@@ -1,18 +1,23 @@
 package ocirepos
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flux-notation/verification-operator/api/v1alpha1"
 )
 
+// Bookkeeping annotations on an OCIRepository. They live on the object, not
+// in memory, so a restarted manager neither repeats nor forgets a request.
 const (
-	// ReverifiedDigestAnnotation records, on an OCIRepository, the trust
-	// digest of its namespace's Secret the operator last saw. Comparing it
-	// with the current digest tells a trust change apart from first sight,
-	// and survives manager restarts.
+	// ReverifiedDigestAnnotation records the trust digest of its namespace's
+	// Secret the operator last acted on. Comparing it with the current
+	// digest tells a trust change apart from first sight.
 	ReverifiedDigestAnnotation = "verification.flux-notation.io/reverified-digest"
 	// ReverifyRequestedAtAnnotation records when the operator asked Flux to
 	// reconcile after a trust change, and the value it set in
@@ -20,37 +25,110 @@ const (
 	// users set it too (flux reconcile).
 	ReverifyRequestedAtAnnotation = "verification.flux-notation.io/reverify-requested-at"
 	// FluxBaselineAnnotation records Flux's SourceVerified condition as it
-	// was when the operator asked Flux to reconcile (see Baseline): a
-	// verdict that differs from it was produced after the request.
+	// was when the operator asked Flux to reconcile (see Baseline; "none"
+	// after a force removed it): a verdict that differs from it was
+	// produced after the request.
 	FluxBaselineAnnotation = "verification.flux-notation.io/flux-verdict-at-request"
+	// ForcedVerdictAnnotation records the SourceVerified condition a force
+	// removed (see Baseline). Seeing it again means Flux's reconcile that
+	// was in flight wrote the old verdict back: the force is repeated.
+	ForcedVerdictAnnotation = "verification.flux-notation.io/forced-verdict"
+	// ForceAttemptsAnnotation counts the forces made for the current digest.
+	ForceAttemptsAnnotation = "verification.flux-notation.io/force-attempts"
 )
 
-// Action is what to do about an OCIRepository's bookkeeping for a digest.
+const (
+	// MaxForceAttempts bounds the forces for one trust digest.
+	MaxForceAttempts = 5
+	// forceBackoff is the wait before the second force; it doubles after.
+	forceBackoff = 2 * time.Second
+)
+
+// Action is what to do about an OCIRepository now that its Secret has a
+// given trust digest.
 type Action int
 
 const (
-	// Nothing: the digest was seen before.
+	// Nothing: no change to act on, or a request in flight.
 	Nothing Action = iota
-	// Record: first sight; note the digest, there is no change to announce.
+	// Record: note the digest, with nothing to ask of Flux (first sight, or
+	// reverify: None).
 	Record
-	// Request: the digest changed; ask Flux to reconcile.
+	// Request: set reconcile.fluxcd.io/requestedAt.
 	Request
+	// Force: remove SourceVerified from status, then request a reconcile.
+	Force
 )
 
-// NextAction tells what to do for r now that its Secret has digest.
-func NextAction(r *Repository, digest string) Action {
-	seen := r.Annotations[ReverifiedDigestAnnotation]
-	switch {
-	case digest == "" || seen == digest:
-		return Nothing
-	case seen == "":
-		return Record
-	default:
-		return Request
-	}
+// Plan is the next step for one OCIRepository, with what is known about
+// the last one.
+type Plan struct {
+	Action Action
+	// Attempt is the force about to be made (Force), or made so far.
+	Attempt int
+	// InFlight: a force for the current digest awaits Flux's new verdict.
+	InFlight bool
+	// GaveUp: MaxForceAttempts forces and Flux still reports the verdict it
+	// had before them.
+	GaveUp bool
+	// Retry is when a pending force may be repeated, if it must be.
+	Retry time.Duration
 }
 
-// ReverifyRequest is the operator's last reconcile request to Flux for a digest.
+// PlanReverify decides, for r whose Secret now has digest, what to ask of
+// Flux in mode at now.
+func PlanReverify(r *Repository, digest string, mode v1alpha1.ReverifyMode, now time.Time) Plan {
+	seen := r.Annotations[ReverifiedDigestAnnotation]
+	switch {
+	case digest == "":
+		return Plan{}
+	case seen == "":
+		return Plan{Action: Record}
+	case seen != digest:
+		switch {
+		case mode == v1alpha1.ReverifyNone:
+			return Plan{Action: Record}
+		case mode == v1alpha1.ReverifyForce && r.Fingerprint == "" && !isRemovalMoot(r):
+			// Flux before v1.10 keeps an old SourceVerified=True on a
+			// requested reconcile: remove it so Flux verifies again.
+			return Plan{Action: Force, Attempt: 1}
+		default:
+			// v1.10+ records a fingerprint and re-verifies when it changes.
+			return Plan{Action: Request}
+		}
+	}
+	attempts, _ := strconv.Atoi(r.Annotations[ForceAttemptsAnnotation])
+	if attempts == 0 {
+		return Plan{}
+	}
+	req := LastRequest(r, digest)
+	c := apimeta.FindStatusCondition(r.Status.Conditions, sourcev1.SourceVerifiedCondition)
+	switch {
+	case freshSince(r, c, req):
+		return Plan{Attempt: attempts}
+	case !handledSince(r.Status.LastHandledReconcileAt, req) || c == nil || Baseline(c) != req.Forced:
+		// Flux has not reconciled since, or has but not verified yet.
+		return Plan{Attempt: attempts, InFlight: true}
+	case attempts >= MaxForceAttempts:
+		return Plan{Attempt: attempts, GaveUp: true}
+	}
+	// Flux reconciled after the force and still shows the removed verdict:
+	// a reconcile in flight when it was removed wrote it back.
+	wait := forceBackoff << (attempts - 1)
+	if elapsed := now.Sub(req.At); elapsed < wait {
+		return Plan{Attempt: attempts, InFlight: true, Retry: wait - elapsed}
+	}
+	return Plan{Action: Force, Attempt: attempts + 1, InFlight: true}
+}
+
+// isRemovalMoot reports whether Flux will verify on its next reconcile
+// anyway: SourceVerified is absent, False, or from another generation.
+func isRemovalMoot(r *Repository) bool {
+	c := apimeta.FindStatusCondition(r.Status.Conditions, sourcev1.SourceVerifiedCondition)
+	return c == nil || c.Status == metav1.ConditionFalse || c.ObservedGeneration != r.Generation
+}
+
+// ReverifyRequest is the operator's last request to Flux for a digest.
 type ReverifyRequest struct {
 	// At is when it was made; Token the requestedAt value it set.
 	At    time.Time
@@ -58,18 +136,38 @@ type ReverifyRequest struct {
 	// Baseline is Flux's SourceVerified then (see Baseline); empty for
 	// requests recorded before it was.
 	Baseline string
+	// Forced is the SourceVerified condition the last force removed; empty
+	// when the request did not force.
+	Forced string
 }
 
 // RequestAnnotations returns the annotations that make and record a
-// request made at now, with Flux's SourceVerified as it is in r.
-func RequestAnnotations(r *Repository, now time.Time) map[string]string {
+// request for digest made at now, with Flux's SourceVerified as it is in r.
+// A force (attempt > 0) records that the condition was removed, which one,
+// and the attempt.
+func RequestAnnotations(r *Repository, digest string, now time.Time, attempt int) map[string]string {
 	token := now.UTC().Format(time.RFC3339Nano)
 	c := apimeta.FindStatusCondition(r.Status.Conditions, sourcev1.SourceVerifiedCondition)
-	return map[string]string{
+	a := map[string]string{
+		ReverifiedDigestAnnotation:      digest,
 		meta.ReconcileRequestAnnotation: token,
 		ReverifyRequestedAtAnnotation:   token,
 		FluxBaselineAnnotation:          Baseline(c),
+		ForcedVerdictAnnotation:         "",
+		ForceAttemptsAnnotation:         "",
 	}
+	if attempt > 0 {
+		a[FluxBaselineAnnotation] = Baseline(nil)
+		a[ForceAttemptsAnnotation] = strconv.Itoa(attempt)
+		if c != nil {
+			a[ForcedVerdictAnnotation] = Baseline(c)
+		} else {
+			// A repeated force of a condition already gone: keep what the
+			// first force removed.
+			a[ForcedVerdictAnnotation] = r.Annotations[ForcedVerdictAnnotation]
+		}
+	}
+	return a
 }
 
 // LastRequest returns the operator's last request to Flux for the current
@@ -83,5 +181,5 @@ func LastRequest(r *Repository, digest string) ReverifyRequest {
 	if err != nil {
 		return ReverifyRequest{}
 	}
-	return ReverifyRequest{At: t, Token: token, Baseline: r.Annotations[FluxBaselineAnnotation]}
+	return ReverifyRequest{At: t, Token: token, Baseline: r.Annotations[FluxBaselineAnnotation], Forced: r.Annotations[ForcedVerdictAnnotation]}
 }

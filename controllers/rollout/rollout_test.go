@@ -56,6 +56,11 @@ func TestStateMachine(t *testing.T) {
 	g.Expect(st.Stages[1].State).To(Equal(v1alpha1.StageFailed))
 	g.Expect(st.Stages[1].Message).To(ContainSubstring("b/app: UntrustedSigner"))
 
+	// A forced stage is done, but not Verified.
+	MarkForced(st, 1, time.Unix(200, 0), "forced despite: b/app: UntrustedSigner")
+	g.Expect(st.Stages[1].State).To(Equal(v1alpha1.StageForced))
+	g.Expect(Current(st)).To(Equal(2))
+
 	// Resuming the same digest keeps progress; a new digest restarts.
 	g.Expect(Begin(st, "sha256:new", "sha256:old")).To(BeIdenticalTo(st))
 	fresh := Begin(st, "sha256:newer", "sha256:old")

@@ -37,11 +37,11 @@ func Align(st *v1alpha1.RolloutStatus, stages []Stage) {
 	st.Stages = out
 }
 
-// Current returns the index of the first stage not yet verified, or
-// len(stages) when the rollout is complete.
+// Current returns the index of the first stage not yet done (verified or
+// forced), or len(stages) when the rollout is complete.
 func Current(st *v1alpha1.RolloutStatus) int {
 	for i, s := range st.Stages {
-		if s.State != v1alpha1.StageVerified {
+		if s.State != v1alpha1.StageVerified && s.State != v1alpha1.StageForced {
 			return i
 		}
 	}
@@ -66,6 +66,14 @@ func MarkVerified(st *v1alpha1.RolloutStatus, i int, now time.Time, msg string) 
 	t := metav1.NewTime(now)
 	s.CompletedAt = &t
 	s.Message = msg
+}
+
+// MarkForced completes stage i despite failures, which msg names: the
+// force-rollout annotation accepted them. It is not Verified: the API
+// defines Verified as every governed artifact of the stage verifying.
+func MarkForced(st *v1alpha1.RolloutStatus, i int, now time.Time, msg string) {
+	MarkVerified(st, i, now, msg)
+	st.Stages[i].State = v1alpha1.StageForced
 }
 
 // MarkFailed holds the rollout at stage i.

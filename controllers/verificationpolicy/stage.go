@@ -63,6 +63,11 @@ func (r *Reconciler) checkStage(ctx context.Context, p *pass) (time.Duration, er
 	cur := plan.stage
 	name := plan.stages[cur].Name
 	var failures, pending []string
+	// forcedHere are the failures in the current stage's own namespaces:
+	// with the force-rollout annotation, they make it Forced; failures of
+	// earlier stages were accepted when those were forced.
+	var forcedHere []string
+	here := text.Set(plan.stages[cur].Namespaces)
 	if r.APIs.State(ocirepos.GVK) == discovery.Served {
 		repos, err := p.governedRepos(ctx, r)
 		if err != nil {
@@ -88,6 +93,9 @@ func (r *Reconciler) checkStage(ctx context.Context, p *pass) (time.Duration, er
 					reason = v1alpha1.ReasonFluxFailed
 				}
 				failures = append(failures, fmt.Sprintf("%s: %s", oc.Key(), reason))
+				if here[oc.Repo.Namespace] {
+					forcedHere = append(forcedHere, fmt.Sprintf("%s: %s", oc.Key(), reason))
+				}
 			case oc.State == checker.Pending:
 				pending = append(pending, oc.Key())
 			}
@@ -108,12 +116,18 @@ func (r *Reconciler) checkStage(ctx context.Context, p *pass) (time.Duration, er
 		st.Stages[cur].Message = fmt.Sprintf("waiting for %d OCIRepositories to be verified: %s", len(pending), text.Join(pending, 10, "; ", ""))
 		return r.RolloutRecheckInterval, nil
 	}
-	msg := "every governed OCIRepository verifies"
-	if len(failures) > 0 {
-		msg = fmt.Sprintf("forced by the %s annotation despite: %s", v1alpha1.ForceRolloutAnnotation, text.Join(failures, 10, "; ", ""))
-	}
-	rollout.MarkVerified(st, cur, r.Now(), msg)
 	conditions.Delete(obj, v1alpha1.RolloutHeldCondition)
+	if len(forcedHere) > 0 {
+		// Forced through: done, but not Verified, and the failures stay in
+		// the stage's message.
+		msg := fmt.Sprintf("forced by the %s annotation despite %d failing OCIRepositories: %s",
+			v1alpha1.ForceRolloutAnnotation, len(forcedHere), text.Join(forcedHere, 10, "; ", ""))
+		rollout.MarkForced(st, cur, r.Now(), msg)
+		r.EventRecorder.Eventf(obj, corev1.EventTypeWarning, v1alpha1.ReasonStageForced, "stage %q (%d/%d) %s",
+			name, cur+1, len(plan.stages), msg)
+		return time.Millisecond, nil
+	}
+	rollout.MarkVerified(st, cur, r.Now(), "every governed OCIRepository verifies")
 	r.EventRecorder.Eventf(obj, corev1.EventTypeNormal, "StageVerified", "stage %q (%d/%d) verified with trust configuration %s",
 		name, cur+1, len(plan.stages), text.ShortDigest(st.DesiredDigest))
 	// Move on to the next stage at once.

@@ -17,24 +17,42 @@ type cacheKey struct {
 type cacheEntry struct {
 	key    cacheKey
 	result Result
+	// failures counts the Failed verdicts in a row for key.
+	failures int
 }
 
 // verdictCache is a least-recently-used cache of verdicts. Its size is
 // bounded; entries do not expire by themselves, the caller's maxAge decides
 // at lookup, because the right age depends on the caller's interval.
+//
+// A Failed verdict is trusted for less: failedRecheck after the first
+// failure, doubling with each failure in a row, up to maxAge. An artifact
+// that fails is often fixed soon after (re-signed under the same digest),
+// and users expect to see it verify within a minute; one that keeps failing
+// costs a registry request less and less often.
 type verdictCache struct {
-	mu    sync.Mutex
-	max   int
-	order *list.List // front: most recently used
-	items map[cacheKey]*list.Element
+	mu            sync.Mutex
+	max           int
+	failedRecheck time.Duration
+	order         *list.List // front: most recently used
+	items         map[cacheKey]*list.Element
 }
 
-func newVerdictCache(max int) *verdictCache {
-	return &verdictCache{max: max, order: list.New(), items: map[cacheKey]*list.Element{}}
+func newVerdictCache(max int, failedRecheck time.Duration) *verdictCache {
+	return &verdictCache{max: max, failedRecheck: failedRecheck, order: list.New(), items: map[cacheKey]*list.Element{}}
+}
+
+// failedAge is how long the failures-th Failed verdict in a row is trusted.
+func (c *verdictCache) failedAge(failures int, maxAge time.Duration) time.Duration {
+	age := c.failedRecheck
+	for i := 1; i < failures && age < maxAge; i++ {
+		age *= 2
+	}
+	return min(age, maxAge)
 }
 
 // get returns the verdict for key if it was established less than maxAge
-// before now.
+// before now (less for Failed verdicts, see verdictCache).
 func (c *verdictCache) get(key cacheKey, maxAge time.Duration, now time.Time) (Result, bool) {
 	if maxAge <= 0 {
 		return Result{}, false
@@ -46,6 +64,9 @@ func (c *verdictCache) get(key cacheKey, maxAge time.Duration, now time.Time) (R
 		return Result{}, false
 	}
 	e := el.Value.(*cacheEntry)
+	if e.result.Outcome == Failed {
+		maxAge = c.failedAge(e.failures, maxAge)
+	}
 	if now.Sub(e.result.CheckedAt) >= maxAge {
 		return Result{}, false
 	}
@@ -56,12 +77,20 @@ func (c *verdictCache) get(key cacheKey, maxAge time.Duration, now time.Time) (R
 func (c *verdictCache) put(key cacheKey, r Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	failures := 0
+	if r.Outcome == Failed {
+		failures = 1
+	}
 	if el, ok := c.items[key]; ok {
-		el.Value.(*cacheEntry).result = r
+		e := el.Value.(*cacheEntry)
+		if r.Outcome == Failed && e.result.Outcome == Failed {
+			failures = e.failures + 1
+		}
+		e.result, e.failures = r, failures
 		c.order.MoveToFront(el)
 		return
 	}
-	c.items[key] = c.order.PushFront(&cacheEntry{key: key, result: r})
+	c.items[key] = c.order.PushFront(&cacheEntry{key: key, result: r, failures: failures})
 	for c.order.Len() > c.max {
 		oldest := c.order.Back()
 		c.order.Remove(oldest)

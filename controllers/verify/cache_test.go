@@ -48,8 +48,9 @@ func TestSecondPassMakesNoRegistryRequests(t *testing.T) {
 		g.Expect(r.Outcome).To(Equal([]Outcome{Verified, Failed, Failed}[i%3]), r.Message)
 	}
 
+	// Within FailedRecheck (30 s) every verdict comes from the cache.
 	w.reg.ResetRequests()
-	advance(maxAge - time.Second)
+	advance(29 * time.Second)
 	second := v.VerifyAll(testContext(t), reqs, maxAge)
 	g.Expect(w.reg.Requests()).To(BeZero())
 	for i, r := range second {
@@ -58,6 +59,15 @@ func TestSecondPassMakesNoRegistryRequests(t *testing.T) {
 		g.Expect(r.Reason).To(Equal(first[i].Reason))
 		g.Expect(r.CheckedAt).To(Equal(first[i].CheckedAt))
 	}
+	// Up to maxAge, verified ones still do; failed ones are checked again
+	// (an artifact that fails is often re-signed soon after).
+	advance(maxAge - 30*time.Second)
+	for i, r := range v.VerifyAll(testContext(t), reqs, maxAge) {
+		g.Expect(r.CacheHit).To(Equal(first[i].Outcome == Verified), "artifact %d (%s)", i, first[i].Outcome)
+		g.Expect(r.Outcome).To(Equal(first[i].Outcome))
+	}
+	g.Expect(w.reg.Requests()).To(BeNumerically(">", 0))
+	w.reg.ResetRequests()
 
 	// A rotation: the same artifacts against other trust are re-verified.
 	rotated := w.trustFor(other.root)
@@ -133,7 +143,7 @@ func TestIdenticalRequestsShareOneVerification(t *testing.T) {
 
 func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	g := NewWithT(t)
-	c := newVerdictCache(2)
+	c := newVerdictCache(2, 30*time.Second)
 	now := time.Now()
 	key := func(i int) cacheKey { return cacheKey{repository: "r", digest: fmt.Sprint(i), trust: "t"} }
 	c.put(key(1), Result{Reason: "1", CheckedAt: now})
@@ -152,4 +162,32 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	g.Expect(ok).To(BeFalse(), "maxAge 0 disables the cache")
 	_, ok = c.get(key(1), time.Minute, now.Add(time.Minute))
 	g.Expect(ok).To(BeFalse(), "an entry exactly maxAge old is stale")
+}
+
+// A Failed verdict is trusted for 30 s, then 60 s, 2 min, ... in a row, up
+// to maxAge; a Verified one for maxAge; a success resets the backoff.
+func TestFailedVerdictsAreRecheckedSoonerAndBackOff(t *testing.T) {
+	g := NewWithT(t)
+	c := newVerdictCache(10, 30*time.Second)
+	k := cacheKey{repository: "r", digest: "d", trust: "t"}
+	at := time.Unix(1000, 0)
+	trusted := func(after time.Duration) bool {
+		_, ok := c.get(k, 10*time.Minute, at.Add(after))
+		return ok
+	}
+	c.put(k, Result{Outcome: Failed, CheckedAt: at})
+	g.Expect(trusted(29 * time.Second)).To(BeTrue())
+	g.Expect(trusted(30*time.Second)).To(BeFalse(), "first failure: re-checked after 30 s")
+	c.put(k, Result{Outcome: Failed, CheckedAt: at})
+	g.Expect(trusted(59 * time.Second)).To(BeTrue())
+	g.Expect(trusted(60*time.Second)).To(BeFalse(), "second failure in a row: 60 s")
+	for range 10 {
+		c.put(k, Result{Outcome: Failed, CheckedAt: at})
+	}
+	g.Expect(trusted(9 * time.Minute)).To(BeTrue())
+	g.Expect(trusted(10*time.Minute)).To(BeFalse(), "capped at maxAge")
+	c.put(k, Result{Outcome: Verified, CheckedAt: at})
+	g.Expect(trusted(9*time.Minute)).To(BeTrue(), "a verified verdict lasts maxAge")
+	c.put(k, Result{Outcome: Failed, CheckedAt: at})
+	g.Expect(trusted(30*time.Second)).To(BeFalse(), "a success resets the backoff")
 }

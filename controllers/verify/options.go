@@ -21,6 +21,10 @@ type Options struct {
 	HostBackoff time.Duration
 	// CacheSize bounds the number of cached verdicts. Default 4096.
 	CacheSize int
+	// FailedRecheck is how long a first Failed verdict is trusted; it
+	// doubles with each failure in a row, up to the caller's maxAge.
+	// Default 30s.
+	FailedRecheck time.Duration
 	// MaxResponseBytes caps every registry response body. Default 4 MiB,
 	// see limit.go.
 	MaxResponseBytes int64
@@ -48,6 +52,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CacheSize <= 0 {
 		o.CacheSize = 4096
+	}
+	if o.FailedRecheck <= 0 {
+		o.FailedRecheck = 30 * time.Second
 	}
 	if o.MaxResponseBytes <= 0 {
 		o.MaxResponseBytes = 4 << 20

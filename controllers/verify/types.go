@@ -37,6 +37,9 @@ type Request struct {
 	// TrustDigest identifies TrustData in the cache
 	// (trustconfig.TrustDigest); computed here when empty.
 	TrustDigest string
+	// NoCache verifies afresh, whatever the cache holds (a user asked for a
+	// fresh verdict); the result is cached as usual.
+	NoCache bool
 }
 
 // Result is what Verify concluded.

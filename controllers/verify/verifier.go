@@ -35,13 +35,18 @@ type Verifier struct {
 	metrics *metricSet
 }
 
+// FailedRecheck is how soon a Failed verdict may be re-checked at the
+// earliest (Options.FailedRecheck): callers with failing artifacts look
+// again that often, and the cache decides whether it is time.
+func (v *Verifier) FailedRecheck() time.Duration { return v.opts.FailedRecheck }
+
 // New returns a Verifier.
 func New(o Options) *Verifier {
 	o = o.withDefaults()
 	return &Verifier{
 		opts:    o,
 		gates:   newGates(o),
-		cache:   newVerdictCache(o.CacheSize),
+		cache:   newVerdictCache(o.CacheSize, o.FailedRecheck),
 		metrics: verifierMetrics(),
 	}
 }
@@ -56,6 +61,9 @@ func New(o Options) *Verifier {
 // verifies.
 func (v *Verifier) Verify(ctx context.Context, req Request, maxAge time.Duration) Result {
 	start := time.Now()
+	if req.NoCache {
+		maxAge = 0
+	}
 	res := v.verify(ctx, req, maxAge)
 	v.metrics.observe(res, time.Since(start))
 	return res

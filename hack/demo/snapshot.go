@@ -149,7 +149,8 @@ func (s snapshot) mark(ns string) string {
 	}
 	ours := "…"
 	switch {
-	case !s.artifacts || s.counts.Matched == 0 || s.counts.Pending > 0:
+	case !s.artifacts || int(s.counts.Matched) < len(s.flux) || s.counts.Pending > 0:
+		// Not every OCIRepository has a verdict of the policy's yet.
 	case s.verdict(ns) == "Verified":
 		ours = "✓"
 	default:

@@ -21,7 +21,7 @@ func newTable(policy string, namespaces []string) *table {
 var columns = []struct {
 	title string
 	width int
-}{{"READY", 7}, {"NAMESPACES", 12}, {"VERIFIED", 10}, {"FAILED", 8}, {"DIGEST", 10}}
+}{{"READY", 9}, {"NAMESPACES", 12}, {"VERIFIED", 10}, {"FAILED", 8}, {"DIGEST", 10}}
 
 func (t *table) header() string {
 	var cells []string

@@ -275,3 +275,120 @@ func bumpGeneration(t *testing.T, ns, name string) {
 		t.Fatal(err)
 	}
 }
+
+// TestRealFluxReverifiesAfterARotation: with the default reverify mode
+// (Force) a rotation makes Flux itself verify again, so its own objects show
+// the new verdicts, and the policy's counts agree with them.
+func TestRealFluxReverifiesAfterARotation(t *testing.T) {
+	ctx := context.Background()
+	c := newFluxCast(t)
+	m := startManager(t)
+	name := uniqueName("flux-force")
+	if err := k8s.Create(ctx, c.policy(name, c.g1)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deletePolicy(t, name) })
+	waitSecrets(t, name, c.ns, waitReadyDigest(t, name))
+	c.createOCIRepositories(t)
+	NewWithT(t).Eventually(func(g Gomega) {
+		expectFlux(g, readFlux(g, c.signedG1, "app"), true, "")
+		expectFlux(g, readFlux(g, c.signedG2, "app"), false, fluxUntrusted)
+	}, fluxTimeout, poll).Should(Succeed())
+
+	start := time.Now()
+	updatePolicy(t, name, func(p *v1alpha1.VerificationPolicy) { p.Spec.Certificates[0] = inlineCA("root", c.g2) })
+	NewWithT(t).Eventually(func(g Gomega) {
+		expectFlux(g, readFlux(g, c.signedG1, "app"), false, fluxUntrusted)
+		expectFlux(g, readFlux(g, c.signedG2, "app"), true, "")
+		expectFlux(g, readFlux(g, c.none, "app"), false, fluxNoSignature)
+	}, fluxTimeout, poll).Should(Succeed(), "Flux's own verdicts after the rotation")
+	t.Logf("FIGURE Flux's own SourceVerified reflected the rotation %s after it", time.Since(start).Round(10*time.Millisecond))
+
+	waitVerdicts(t, name, map[string]string{c.signedG1: "UntrustedSigner", c.none: "SignatureNotFound"})
+	NewWithT(t).Eventually(func(g Gomega) {
+		counts := getPolicy(g, name).Status.OCIRepositories
+		// Nothing stale, nothing in flight; the one True is provably new.
+		g.Expect(counts.FluxStale).To(BeZero(), "%+v", counts)
+		g.Expect(counts.ForcesInFlight).To(BeZero(), "%+v", counts)
+		g.Expect(counts.FluxVerified).To(BeEquivalentTo(1), "%+v", counts)
+	}, timeout, poll).Should(Succeed())
+	expectNoForbidden(t, m)
+}
+
+// TestRealFluxForceSurvivesAManagerRestart: a force made while Flux is
+// down is neither repeated nor forgotten by a manager killed and started
+// again; once Flux is back it verifies, and the policy sees it.
+func TestRealFluxForceSurvivesAManagerRestart(t *testing.T) {
+	ctx := context.Background()
+	c := newFluxCast(t)
+	m := startManager(t)
+	name := uniqueName("flux-restart")
+	if err := k8s.Create(ctx, c.policy(name, c.g1)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deletePolicy(t, name) })
+	waitSecrets(t, name, c.ns, waitReadyDigest(t, name))
+	c.createOCIRepositories(t)
+	NewWithT(t).Eventually(func(g Gomega) {
+		expectFlux(g, readFlux(g, c.signedG1, "app"), true, "")
+	}, fluxTimeout, poll).Should(Succeed())
+
+	// Flux stops; the rotation is forced while nothing can answer it.
+	startFluxAgain := stopFlux(t)
+	updatePolicy(t, name, func(p *v1alpha1.VerificationPolicy) { p.Spec.Certificates[0] = inlineCA("root", c.g2) })
+	var token string
+	NewWithT(t).Eventually(func(g Gomega) {
+		v := readFlux(g, c.signedG1, "app")
+		g.Expect(v.verified).To(BeNil(), "SourceVerified was not removed")
+		g.Expect(v.requestedAt).NotTo(BeEmpty())
+		token = v.requestedAt
+		g.Expect(getPolicy(g, name).Status.OCIRepositories.ForcesInFlight).To(BeEquivalentTo(1))
+	}, timeout, poll).Should(Succeed())
+
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	startManager(t)
+	// Cleanups run last first: delete the policy while this manager runs.
+	t.Cleanup(func() { deletePolicy(t, name) })
+	NewWithT(t).Consistently(func(g Gomega) {
+		v := readFlux(g, c.signedG1, "app")
+		g.Expect(v.requestedAt).To(Equal(token), "the restarted manager forced again")
+		g.Expect(getPolicy(g, name).Status.OCIRepositories.ForcesInFlight).To(BeEquivalentTo(1), "the force was forgotten")
+	}, 3*time.Second, poll).Should(Succeed())
+
+	startFluxAgain()
+	NewWithT(t).Eventually(func(g Gomega) {
+		v := readFlux(g, c.signedG1, "app")
+		expectFlux(g, v, false, fluxUntrusted)
+		g.Expect(v.handled).To(Equal(token))
+		counts := getPolicy(g, name).Status.OCIRepositories
+		g.Expect(counts.ForcesInFlight).To(BeZero(), "%+v", counts)
+		g.Expect(counts.FluxStale).To(BeZero(), "%+v", counts)
+	}, fluxTimeout, poll).Should(Succeed())
+	NewWithT(t).Expect(readFlux(NewWithT(t), c.signedG1, "app").requestedAt).To(Equal(token), "one force in all")
+}
+
+// stopFlux stops the shared source-controller and returns the function that
+// starts it again; it is started again when the test ends in any case, so
+// later tests have Flux.
+func stopFlux(t *testing.T) func() {
+	t.Helper()
+	if _, err := flux.Stop(stopTimeout); err != nil {
+		t.Fatal(err)
+	}
+	started := false
+	start := func() {
+		if started {
+			return
+		}
+		started = true
+		sc, err := cluster.StartSourceController(context.Background(), fluxConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flux = sc
+	}
+	t.Cleanup(start)
+	return start
+}

@@ -45,7 +45,8 @@ var (
 	// flux is Flux's real source-controller, reconciling every
 	// OCIRepository of the run: what it reports is asserted next to what
 	// the operator reports.
-	flux *cluster.SourceController
+	flux       *cluster.SourceController
+	fluxConfig cluster.SourceControllerConfig
 )
 
 func TestMain(m *testing.M) {
@@ -105,7 +106,8 @@ func setUp(m *testing.M) (int, error) {
 	if err := plane.WriteAdminKubeconfig(adminKubeconfig); err != nil {
 		return 0, err
 	}
-	if flux, err = cluster.StartSourceController(ctx, cluster.SourceControllerConfig{Kubeconfig: adminKubeconfig, Dir: dir}); err != nil {
+	fluxConfig = cluster.SourceControllerConfig{Kubeconfig: adminKubeconfig, Dir: dir}
+	if flux, err = cluster.StartSourceController(ctx, fluxConfig); err != nil {
 		return 0, err
 	}
 	defer func() {

@@ -71,8 +71,9 @@ func TestArtifactVerificationFollowsRotation(t *testing.T) {
 				signedG1: "UntrustedSigner",
 				unsigned: "SignatureNotFound",
 			})
-			// spec.ociRepositories.reverify defaults to RequestReconcile:
-			// Flux, which does not watch Secrets, is asked to reconcile.
+			// spec.ociRepositories.reverify defaults to Force: Flux, which
+			// does not watch Secrets, is asked to reconcile (and, where it
+			// would keep an old verdict, its SourceVerified is removed).
 			NewWithT(t).Eventually(func(g Gomega) {
 				after := requestedAt(t, ns)
 				for _, n := range ns {
