@@ -59,7 +59,7 @@ func classifySuccess(outcomes []*notation.VerificationOutcome, ref, revision str
 		if r.Error != nil && r.Type == trustpolicy.TypeAuthenticity {
 			return verdict{Result: Result{Outcome: Ignored, Reason: ReasonAuditOnly,
 				Message: "verification level '" + outcome.VerificationLevel.Name + "' logs the authenticity failure: " + r.Error.Error(),
-				Signer: signerOf(outcome)}, cacheable: true}
+				Signer:  signerOf(outcome)}, cacheable: true}
 		}
 	}
 	return verdict{Result: Result{Outcome: Verified, Reason: ReasonSucceeded,
