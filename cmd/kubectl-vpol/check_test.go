@@ -147,9 +147,10 @@ func TestCheckTrustedUntrustedAndUnsigned(t *testing.T) {
 	})
 	t.Run("one failure fails the check", func(t *testing.T) {
 		g := NewWithT(t)
-		r := check("--artifact", s.artifact("trusted"), "--artifact", s.artifact("unsigned"))
+		r := check("--artifact", s.artifact("trusted"), "--artifact", s.artifact("untrusted"), "--artifact", s.artifact("unsigned"))
+		t.Logf("kubectl vpol check:\n%s", r.stdout)
 		g.Expect(r.code).To(Equal(1), r.stdout+r.stderr)
-		g.Expect(r.stdout).To(ContainSubstring("1 of 2 artifacts would fail verification"))
+		g.Expect(r.stdout).To(ContainSubstring("2 of 3 artifacts would fail verification"))
 	})
 	t.Run("audit is ignored, as by Flux: exit 0", func(t *testing.T) {
 		g := NewWithT(t)

@@ -21,6 +21,10 @@ func (d *demo) showCLIStatus(ctx context.Context) error {
 	d.printf("    $ %s %s\n", d.rel(binary), strings.Join(args, " "))
 	out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
 	for line := range strings.SplitSeq(strings.TrimRight(string(out), "\n"), "\n") {
+		if line == "" {
+			d.printf("\n")
+			continue
+		}
 		d.printf("    %s\n", line)
 	}
 	if err != nil {
