@@ -110,8 +110,9 @@ verify-generated: generate manifests bundle ## Fail if generated files differ fr
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/manager.
+build: ## Build bin/manager and bin/kubectl-vpol (the kubectl plugin).
 	CGO_ENABLED=0 go build $(GO_BUILD_FLAGS) -o $(BIN)/manager ./cmd
+	CGO_ENABLED=0 go build $(GO_BUILD_FLAGS) -o $(BIN)/kubectl-vpol ./cmd/kubectl-vpol
 
 .PHONY: run
 run: manifests ## Run the manager against the current kubeconfig.

@@ -4,7 +4,10 @@
 // it, which decides whether the policy is Stalled.
 package inputerror
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Kind says what can fix the input.
 type Kind int
@@ -39,6 +42,14 @@ func (e *Error) Error() string {
 		return e.Message
 	}
 	return e.Field + ": " + e.Message
+}
+
+// ConditionMessage is the message a rejection gets in the policy's
+// SecretsSynced condition and Warning event: nothing was written, so the
+// Secrets of the last good configuration stay. kubectl vpol prints the
+// same text, so a CI check and the cluster say the same thing.
+func (e *Error) ConditionMessage() string {
+	return fmt.Sprintf("%s: %s; the Secrets of the last good configuration are left in place", e.Field, e.Message)
 }
 
 // As returns the *Error in err's chain, if any.

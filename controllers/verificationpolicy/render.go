@@ -2,7 +2,6 @@ package verificationpolicy
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
@@ -46,7 +45,7 @@ func (r *Reconciler) rejectInput(ctx context.Context, p *pass, err error) error 
 		conditions.MarkFalse(obj, v1alpha1.SecretsSyncedCondition, meta.FailedReason, "%s", err.Error())
 		return err
 	}
-	msg := fmt.Sprintf("%s: %s; the Secrets of the last good configuration are left in place", in.Field, in.Message)
+	msg := in.ConditionMessage()
 	conditions.MarkFalse(obj, v1alpha1.SecretsSyncedCondition, in.Reason, "%s", msg)
 	r.EventRecorder.Event(obj, corev1.EventTypeWarning, in.Reason, msg)
 	log.FromContext(ctx).Info("rejected input", "reason", in.Reason, "field", in.Field)

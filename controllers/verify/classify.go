@@ -58,11 +58,21 @@ func classifySuccess(outcomes []*notation.VerificationOutcome, ref, revision str
 	for _, r := range outcome.VerificationResults {
 		if r.Error != nil && r.Type == trustpolicy.TypeAuthenticity {
 			return verdict{Result: Result{Outcome: Ignored, Reason: ReasonAuditOnly,
-				Message: "verification level '" + outcome.VerificationLevel.Name + "' logs the authenticity failure: " + r.Error.Error()}, cacheable: true}
+				Message: "verification level '" + outcome.VerificationLevel.Name + "' logs the authenticity failure: " + r.Error.Error(),
+				Signer:  signerOf(outcome)}, cacheable: true}
 		}
 	}
 	return verdict{Result: Result{Outcome: Verified, Reason: ReasonSucceeded,
-		Message: "verified signature of revision " + revision}, cacheable: true}
+		Message: "verified signature of revision " + revision, Signer: signerOf(outcome)}, cacheable: true}
+}
+
+// signerOf returns the subject of the signing certificate of a signature
+// notation-go could parse, or "".
+func signerOf(o *notation.VerificationOutcome) string {
+	if o == nil || o.EnvelopeContent == nil || len(o.EnvelopeContent.SignerInfo.CertificateChain) == 0 {
+		return ""
+	}
+	return o.EnvelopeContent.SignerInfo.CertificateChain[0].Subject.String()
 }
 
 // classifyFailure gives notation.Verify's error a reason. registryErr is the
@@ -83,13 +93,14 @@ func classifyFailure(err, registryErr error, outcomes []*notation.VerificationOu
 		return classifyRegistryError(registryErr, fluxPrefix+registryErr.Error())
 	}
 	if len(outcomes) > 0 {
-		best, reason := -1, ReasonVerificationFailed
+		best, reason, signer := -1, ReasonVerificationFailed, ""
 		for _, o := range outcomes {
 			if rank, r := signatureFailure(o); rank > best {
-				best, reason = rank, r
+				best, reason, signer = rank, r, signerOf(o)
 			}
 		}
 		v := failed(reason, msg)
+		v.Signer = signer
 		v.cacheable = true
 		return v
 	}

@@ -56,6 +56,13 @@ type Result struct {
 	// Revision is Flux's revision string for Digest: "<tag>@<digest>" when
 	// the digest came from a tag, else the digest.
 	Revision string
+	// Signer is the subject of the signing certificate (the first of the
+	// envelope's chain) of the signature the verdict is about: the one that
+	// verified, or, when every signature failed, the one whose failure is
+	// reported (the one that got furthest). Empty when no signature could
+	// be read. It lets a person see who signed what is being rejected,
+	// without fetching the envelope again; it is public certificate data.
+	Signer string
 	// CacheHit means this call made no registry request of its own: the
 	// result came from the cache, or from an identical request in flight.
 	CacheHit bool

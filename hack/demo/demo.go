@@ -116,6 +116,7 @@ func (d *demo) steps() []step {
 		{fmt.Sprintf("creating VerificationPolicy %s: trust G1, target %s=true", policyName, verifyLabel), d.createPolicy},
 		{fmt.Sprintf("creating OCIRepository %q in each team namespace (verify: notation, secretRef %s); Flux and the operator each verify", ociRepositoryName, v1alpha1.DefaultSecretName), d.createOCIRepositories},
 		{"rotating the CA to G2: the new trust configuration reaches every namespace and the verdicts change", d.rotateCA},
+		{fmt.Sprintf("kubectl vpol status %s: the same story from the command line (bin/kubectl-vpol)", policyName), d.showCLIStatus},
 		{"summary", d.summary},
 	}
 }

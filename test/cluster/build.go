@@ -28,21 +28,35 @@ func ManagerBinary() string {
 // from the same inputs, so the tests, the demo and make build do not
 // relink it for each other.
 func BuildManager(ctx context.Context) (string, error) {
+	return build(ctx, "./cmd", ManagerBinary())
+}
+
+// CLIBinary is where `make build` puts kubectl vpol.
+func CLIBinary() string {
+	return filepath.Join(testenv.RepoRoot(), "bin", "kubectl-vpol")
+}
+
+// BuildCLI builds CLIBinary from ./cmd/kubectl-vpol as BuildManager builds
+// the manager, with the flags `make build` uses.
+func BuildCLI(ctx context.Context) (string, error) {
+	return build(ctx, "./cmd/kubectl-vpol", CLIBinary())
+}
+
+func build(ctx context.Context, pkg, out string) (string, error) {
 	root := testenv.RepoRoot()
 	version, err := makefileVersion(root)
 	if err != nil {
 		return "", err
 	}
 	ldflags := fmt.Sprintf("-s -w -X main.version=%s -X main.commit=%s", version, gitCommit(ctx, root))
-	out := ManagerBinary()
 
 	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", out, "./cmd")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local")
 	if output, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd: %w\n%s", err, output)
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, output)
 	}
 	return out, nil
 }

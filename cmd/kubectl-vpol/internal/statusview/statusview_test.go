@@ -1,0 +1,40 @@
+package statusview
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/flux-notation/verification-operator/api/v1alpha1"
+)
+
+// The status lists the failing and pending artifacts (the first 20) and
+// counts the rest; the verdict of each artifact is read back from that.
+func TestIssueVerdicts(t *testing.T) {
+	issue := func(name, reason string) v1alpha1.OCIRepositoryIssue {
+		return v1alpha1.OCIRepositoryIssue{Namespace: "ns", Name: name, Reason: reason}
+	}
+	cases := []struct {
+		name                     string
+		failed, pending, matched int32
+		issues                   []v1alpha1.OCIRepositoryIssue
+		repo, verdict, reason    string
+	}{
+		{"listed, only failures", 1, 0, 2, []v1alpha1.OCIRepositoryIssue{issue("a", "UntrustedSigner")}, "a", "Failed", "UntrustedSigner"},
+		{"not listed", 1, 0, 2, []v1alpha1.OCIRepositoryIssue{issue("a", "UntrustedSigner")}, "b", "Verified", ""},
+		{"listed, only pending", 0, 1, 2, []v1alpha1.OCIRepositoryIssue{issue("a", "RegistryUnreachable")}, "a", "Pending", "RegistryUnreachable"},
+		{"both, a pending reason", 1, 1, 3, []v1alpha1.OCIRepositoryIssue{issue("a", "UntrustedSigner"), issue("b", "RegistryUnreachable")}, "b", "Pending", "RegistryUnreachable"},
+		{"both, a failure reason", 1, 1, 3, []v1alpha1.OCIRepositoryIssue{issue("a", "UntrustedSigner"), issue("b", "RegistryUnreachable")}, "a", "Failed", "UntrustedSigner"},
+		{"stale only is about Flux", 0, 0, 1, []v1alpha1.OCIRepositoryIssue{issue("a", v1alpha1.ReasonFluxStale)}, "a", "Verified", ""},
+		{"list cut short", 25, 0, 30, []v1alpha1.OCIRepositoryIssue{issue("a", "UntrustedSigner")}, "b", Unknown, "not among the issues listed"},
+		{"not checked yet", 0, 0, 0, nil, "a", "Pending", "not checked yet"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			verdict, reason := newIssueVerdicts(tc.failed, tc.pending, tc.matched, tc.issues).of("ns", tc.repo)
+			g.Expect(verdict).To(Equal(tc.verdict))
+			g.Expect(reason).To(Equal(tc.reason))
+		})
+	}
+}
