@@ -36,7 +36,7 @@ func ApplyDefaults(p *v1alpha1.VerificationPolicy) {
 		o.Interval = &metav1.Duration{Duration: 10 * time.Minute}
 	}
 	if o.Reverify == "" {
-		o.Reverify = v1alpha1.ReverifyRequestReconcile
+		o.Reverify = v1alpha1.ReverifyForce
 	}
 	if o.Verification == "" {
 		o.Verification = v1alpha1.VerificationEnabled
