@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
-	"github.com/flux-notation/verification-operator/controllers/ocirepos"
+	"github.com/flux-notation/verification-operator/controllers/fluxverdict"
 	"github.com/flux-notation/verification-operator/test/certs"
 	"github.com/flux-notation/verification-operator/test/notation"
 	"github.com/flux-notation/verification-operator/test/registry"
@@ -83,7 +83,7 @@ func testVerdictsAndRotation(t *testing.T) {
 	u.Object["spec"].(map[string]any)["verify"] = map[string]any{"provider": "cosign"}
 	g.Expect(k8s.Update(ctx, u)).To(Succeed())
 
-	got := waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 5, Verified: 2, Failed: 3})
+	got := waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 5, Verified: 2, Failed: 3})
 	g.Expect(conditions.IsFalse(got, v1alpha1.ArtifactsVerifiedCondition)).To(BeTrue())
 	g.Expect(conditions.GetReason(got, v1alpha1.ArtifactsVerifiedCondition)).To(Equal(v1alpha1.ReasonArtifactsFailed))
 	g.Expect(conditions.GetMessage(got, v1alpha1.ArtifactsVerifiedCondition)).To(ContainSubstring("3 of 5"))
@@ -107,10 +107,10 @@ func testVerdictsAndRotation(t *testing.T) {
 	setFluxStatus(t, ns, names["good"], metav1.ConditionTrue, got.Status.FluxFingerprint, "v1@"+good.desc.Digest.String())
 	// A v1.9 source-controller reports no fingerprint.
 	setFluxStatus(t, ns, names["pinned"], metav1.ConditionTrue, "", "v1@"+pinned.desc.Digest.String())
-	got = waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 5, Verified: 2, Failed: 3, FluxVerified: 1})
+	got = waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 5, Verified: 2, Failed: 3, FluxVerified: 1})
 	for k, n := range names {
 		// First sight is recorded, but it is no trust change: Flux is not asked.
-		g.Expect(getOCIRepository(g, ns, n).GetAnnotations()).To(HaveKeyWithValue(ocirepos.ReverifiedDigestAnnotation, got.Status.TrustDigest))
+		g.Expect(getOCIRepository(g, ns, n).GetAnnotations()).To(HaveKeyWithValue(fluxverdict.ReverifiedDigestAnnotation, got.Status.TrustDigest))
 		g.Expect(requestedAtOf(g, ns, n)).To(BeEmpty(), "a reconcile was requested for %s without a trust change", k)
 	}
 
@@ -119,24 +119,24 @@ func testVerdictsAndRotation(t *testing.T) {
 	// are now stale.
 	newCA := certs.NewCA("new release root")
 	updatePolicy(t, p.Name, func(p *v1alpha1.VerificationPolicy) { p.Spec.Certificates[0].Inline = string(newCA.PEM()) })
-	rotated := waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 5, Verified: 1, Failed: 4, FluxStale: 2})
+	rotated := waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 5, Verified: 1, Failed: 4, FluxStale: 2})
 	g.Expect(rotated.Status.TrustDigest).NotTo(Equal(got.Status.TrustDigest))
 	g.Expect(issueFor(rotated, ns, names["good"]).Reason).To(Equal(verifyReasonUntrusted))
 	for k, n := range names {
 		at := requestedAtOf(g, ns, n)
 		g.Expect(at).NotTo(BeEmpty(), "no reconcile requested for %s after the rotation", k)
 		g.Expect(reverifyRequestedAtOf(g, ns, n)).To(Equal(at))
-		g.Expect(getOCIRepository(g, ns, n).GetAnnotations()).To(HaveKeyWithValue(ocirepos.ReverifiedDigestAnnotation, rotated.Status.TrustDigest))
+		g.Expect(getOCIRepository(g, ns, n).GetAnnotations()).To(HaveKeyWithValue(fluxverdict.ReverifiedDigestAnnotation, rotated.Status.TrustDigest))
 	}
 	g.Expect(requestedAtOf(g, ns, cosign)).To(BeEmpty(), "an ungoverned OCIRepository was touched")
 
 	// Flux v1.10 re-verifies with the new fingerprint and fails: no longer stale.
 	setFluxStatus(t, ns, names["good"], metav1.ConditionFalse, rotated.Status.FluxFingerprint, "v1@"+good.desc.Digest.String())
-	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 5, Verified: 1, Failed: 4, FluxStale: 1})
+	waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 5, Verified: 1, Failed: 4, FluxStale: 1})
 
 	// Rotating back recovers, with a Normal event on the OCIRepository.
 	updatePolicy(t, p.Name, func(p *v1alpha1.VerificationPolicy) { p.Spec.Certificates[0].Inline = string(ca.PEM()) })
-	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 5, Verified: 2, Failed: 3, FluxStale: 1})
+	waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 5, Verified: 2, Failed: 3, FluxStale: 1})
 	expectRepoEvent(t, ns, names["good"], corev1.EventTypeNormal, "VerificationSucceeded")
 }
 
@@ -168,7 +168,7 @@ func testRegistryAccess(t *testing.T) {
 	missingAuth := newOCIRepository(t, ns, private, repoOptions{insecure: true, secretRef: "does-not-exist"})
 	withCA := newOCIRepository(t, ns, tlsArt, repoOptions{certSecretRef: caSecret.Name})
 
-	got := waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 4, Verified: 2, Failed: 2})
+	got := waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 4, Verified: 2, Failed: 2})
 	g.Expect(issueFor(got, ns, withAuth)).To(BeNil())
 	g.Expect(issueFor(got, ns, withCA)).To(BeNil())
 	g.Expect(issueFor(got, ns, wrongAuth).Reason).To(Equal(verifyReasonAuth))
@@ -191,7 +191,7 @@ func testDeadRegistryIsIsolated(t *testing.T) {
 	start := time.Now()
 	dead := newOCIRepository(t, ns, artifact{reg: hanging.Host(), repo: "apps/stuck"}, repoOptions{insecure: true})
 	alive := newOCIRepository(t, ns, good, repoOptions{insecure: true})
-	got := waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 2, Verified: 1, Pending: 1})
+	got := waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 2, Verified: 1, Pending: 1})
 	t.Logf("a hanging registry left one OCIRepository pending after %s; the other verified", time.Since(start).Round(time.Millisecond))
 	g.Expect(issueFor(got, ns, alive)).To(BeNil())
 	g.Expect(issueFor(got, ns, dead).Reason).To(Equal(verifyReasonUnreachable))
@@ -214,7 +214,7 @@ func testCacheAvoidsRegistryRequests(t *testing.T) {
 	name := newOCIRepository(t, ns, a, repoOptions{insecure: true})
 	// As Flux would have it: the pulled revision names the digest.
 	setFluxStatus(t, ns, name, metav1.ConditionTrue, "", "v1@"+a.desc.Digest.String())
-	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 1, Verified: 1})
+	waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 1, Verified: 1})
 	g.Expect(reg.Requests()).To(BeNumerically(">", 0))
 
 	// Three more passes of the companion, each woken by a change to the
@@ -228,7 +228,7 @@ func testCacheAvoidsRegistryRequests(t *testing.T) {
 		g.Eventually(func() float64 { return cacheHits(g) }, timeout, poll).Should(BeNumerically(">=", hits+float64(i+1)))
 	}
 	g.Consistently(reg.Requests, 2*time.Second, poll).Should(BeZero(), "a cached verification reached the registry")
-	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 1, Verified: 1})
+	waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 1, Verified: 1})
 
 	// A trust change invalidates the cache: the registry is asked again.
 	updatePolicy(t, p.Name, func(p *v1alpha1.VerificationPolicy) {
@@ -247,7 +247,7 @@ func testCloudProviderIsDelegated(t *testing.T) {
 	var got *v1alpha1.VerificationPolicy
 	g.Eventually(func(g Gomega) {
 		got = getPolicy(g, p.Name)
-		g.Expect(got.Status.OCIRepositories).To(Equal(v1alpha1.OCIRepositoryCounts{Matched: 1, Pending: 1}))
+		g.Expect(got.Status.OCIRepositories).To(Equal(v1alpha1.ArtifactCounts{Matched: 1, Pending: 1}))
 		is := issueFor(got, ns, name)
 		g.Expect(is).NotTo(BeNil())
 		g.Expect(is.Reason).To(Equal(v1alpha1.ReasonDelegatedToFlux))
@@ -260,7 +260,7 @@ func testCloudProviderIsDelegated(t *testing.T) {
 	ready := waitReady(t, p.Name)
 	g.Expect(ready.Status.FluxFingerprint).NotTo(BeEmpty())
 	setFluxStatus(t, ns, name, metav1.ConditionTrue, ready.Status.FluxFingerprint, "v1@sha256:"+fmt.Sprintf("%064d", 1))
-	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 1, Verified: 1, FluxVerified: 1})
+	waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 1, Verified: 1, FluxVerified: 1})
 }
 
 // testRotationAt100 is the issue's acceptance figure: 100 governed
@@ -286,16 +286,16 @@ func testRotationAt100(t *testing.T) {
 	}
 	start := time.Now()
 	create(t, p)
-	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 100, Verified: 100})
+	waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 100, Verified: 100})
 	t.Logf("FIGURE artifacts: 100 OCIRepositories in 10 namespaces verified after %s", time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
 	updatePolicy(t, p.Name, func(p *v1alpha1.VerificationPolicy) {
 		p.Spec.Certificates[0].Inline = string(certs.NewCA("rotated").PEM())
 	})
-	got := waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 100, Failed: 100})
+	got := waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 100, Failed: 100})
 	t.Logf("FIGURE artifacts: trust rotation re-verified and reported for 100 OCIRepositories after %s", time.Since(start).Round(time.Millisecond))
-	g.Expect(got.Status.OCIRepositoryIssues).To(HaveLen(20), "issues are bounded")
+	g.Expect(got.Status.ArtifactIssues).To(HaveLen(20), "issues are bounded")
 }
 
 // forceFixture is one governed OCIRepository whose artifact is signed
@@ -321,7 +321,7 @@ func newForceFixture(t *testing.T, fingerprinted bool) *forceFixture {
 		fingerprint = ready.Status.FluxFingerprint
 	}
 	setFluxStatus(t, f.ns, f.repo, metav1.ConditionTrue, fingerprint, f.revision)
-	want := v1alpha1.OCIRepositoryCounts{Matched: 1, Verified: 1}
+	want := v1alpha1.ArtifactCounts{Matched: 1, Verified: 1}
 	if fingerprinted {
 		want.FluxVerified = 1
 	}
@@ -348,17 +348,17 @@ func testForceRemovesTheOldVerdict(t *testing.T) {
 		token = requestedAtOf(g, f.ns, f.repo)
 		g.Expect(token).NotTo(BeEmpty())
 		a := getOCIRepository(g, f.ns, f.repo).GetAnnotations()
-		g.Expect(a).To(HaveKeyWithValue(ocirepos.ForceAttemptsAnnotation, "1"))
-		g.Expect(a).To(HaveKeyWithValue(ocirepos.FluxBaselineAnnotation, "none"))
+		g.Expect(a).To(HaveKeyWithValue(fluxverdict.ForceAttemptsAnnotation, "1"))
+		g.Expect(a).To(HaveKeyWithValue(fluxverdict.FluxBaselineAnnotation, "none"))
 	}, timeout, poll).Should(Succeed())
-	inFlight := waitArtifacts(t, f.policy, v1alpha1.OCIRepositoryCounts{Matched: 1, Failed: 1, ForcesInFlight: 1})
+	inFlight := waitArtifacts(t, f.policy, v1alpha1.ArtifactCounts{Matched: 1, Failed: 1, ForcesInFlight: 1})
 	g.Expect(conditions.GetMessage(inFlight, v1alpha1.ArtifactsVerifiedCondition)).To(ContainSubstring("waiting for Flux to re-verify 1"))
 	// Only SourceVerified went: the artifact Flux pulled is still there.
 	g.Expect(getOCIRepository(g, f.ns, f.repo).Object["status"]).To(HaveKey("artifact"))
 
 	// Flux verifies again with the new trust: failed, and current.
 	playFlux(t, f.ns, f.repo, fluxReport{verified: metav1.ConditionFalse, revision: f.revision, at: time.Now(), handled: token})
-	waitArtifacts(t, f.policy, v1alpha1.OCIRepositoryCounts{Matched: 1, Failed: 1})
+	waitArtifacts(t, f.policy, v1alpha1.ArtifactCounts{Matched: 1, Failed: 1})
 	g.Consistently(func(g Gomega) {
 		g.Expect(requestedAtOf(g, f.ns, f.repo)).To(Equal(token), "forced again after Flux reported a new verdict")
 	}, 2*time.Second, poll).Should(Succeed())
@@ -374,10 +374,10 @@ func testForceOnFluxWithFingerprintOnlyRequests(t *testing.T) {
 	// v1.10 re-verifies when the fingerprint changes: nothing is removed.
 	g.Consistently(func(g Gomega) {
 		g.Expect(sourceVerified(g, f.ns, f.repo)).NotTo(BeNil())
-		g.Expect(getOCIRepository(g, f.ns, f.repo).GetAnnotations()).NotTo(HaveKey(ocirepos.ForceAttemptsAnnotation))
+		g.Expect(getOCIRepository(g, f.ns, f.repo).GetAnnotations()).NotTo(HaveKey(fluxverdict.ForceAttemptsAnnotation))
 	}, time.Second, poll).Should(Succeed())
 	// Until Flux reports the new fingerprint, its True is stale.
-	waitArtifacts(t, f.policy, v1alpha1.OCIRepositoryCounts{Matched: 1, Failed: 1, FluxStale: 1})
+	waitArtifacts(t, f.policy, v1alpha1.ArtifactCounts{Matched: 1, Failed: 1, FluxStale: 1})
 }
 
 func testForceAgainWhenTheOldVerdictComesBack(t *testing.T) {
@@ -395,12 +395,12 @@ func testForceAgainWhenTheOldVerdictComesBack(t *testing.T) {
 	// A reconcile of Flux's that was in flight writes the old verdict back
 	// and handles the request without verifying.
 	playFlux(t, f.ns, f.repo, fluxReport{verified: removed.Status, revision: f.revision, at: removed.LastTransitionTime.Time, handled: first})
-	got := waitArtifacts(t, f.policy, v1alpha1.OCIRepositoryCounts{Matched: 1, Failed: 1, FluxStale: 1, ForcesInFlight: 1})
+	got := waitArtifacts(t, f.policy, v1alpha1.ArtifactCounts{Matched: 1, Failed: 1, FluxStale: 1, ForcesInFlight: 1})
 	g.Expect(issueFor(got, f.ns, f.repo).Reason).To(Equal(verifyReasonUntrusted), "our verdict leads the issue")
 	// After the backoff (2 s), the force is made again.
 	g.Eventually(func(g Gomega) {
 		g.Expect(requestedAtOf(g, f.ns, f.repo)).NotTo(Equal(first))
-		g.Expect(getOCIRepository(g, f.ns, f.repo).GetAnnotations()).To(HaveKeyWithValue(ocirepos.ForceAttemptsAnnotation, "2"))
+		g.Expect(getOCIRepository(g, f.ns, f.repo).GetAnnotations()).To(HaveKeyWithValue(fluxverdict.ForceAttemptsAnnotation, "2"))
 		g.Expect(sourceVerified(g, f.ns, f.repo)).To(BeNil())
 	}, timeout, poll).Should(Succeed())
 }
@@ -420,7 +420,7 @@ func testReSignedArtifactIsSeenSoon(t *testing.T) {
 	create(t, p)
 	w := newOCIRepository(t, ns, waiting, repoOptions{insecure: true})
 	a := newOCIRepository(t, ns, asking, repoOptions{insecure: true})
-	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 2, Failed: 2})
+	waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 2, Failed: 2})
 
 	signer := certs.NewCodeSigner("release", ca)
 	for _, art := range []artifact{waiting, asking} {
@@ -439,7 +439,7 @@ func testReSignedArtifactIsSeenSoon(t *testing.T) {
 	// Again without asking: a new failure, then a re-signature.
 	later := pushArtifact(t, reg, remote, "apps/later", certs.NewCodeSigner("stranger", other), other)
 	l := newOCIRepository(t, ns, later, repoOptions{insecure: true})
-	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 3, Verified: 2, Failed: 1})
+	waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 3, Verified: 2, Failed: 1})
 	_, err := notation.Sign(context.Background(), remote, later.reg+"/"+later.repo, later.desc, signer, ca)
 	g.Expect(err).NotTo(HaveOccurred())
 	start = time.Now()

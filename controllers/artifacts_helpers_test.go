@@ -25,6 +25,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/fluxverdict"
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 	"github.com/flux-notation/verification-operator/controllers/verify"
 	"github.com/flux-notation/verification-operator/test/certs"
@@ -62,6 +63,17 @@ func installFluxCRD(cfg *rest.Config) error {
 		return err
 	}
 	_, err = envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}})
+	return err
+}
+
+// installHelmCRDs installs Flux's HelmChart and HelmRepository CRDs, from
+// the pinned Flux source API module.
+func installHelmCRDs(cfg *rest.Config) error {
+	dir := filepath.Join(testenv.RepoRoot(), "test", "crd", "flux")
+	_, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{
+		filepath.Join(dir, "source.toolkit.fluxcd.io_helmcharts.yaml"),
+		filepath.Join(dir, "source.toolkit.fluxcd.io_helmrepositories.yaml"),
+	}, ErrorIfPathMissing: true})
 	return err
 }
 
@@ -210,21 +222,21 @@ func dockerConfigSecret(t *testing.T, ns, host, user, pass string) string {
 // whose sync share is for the current generation too: the two reconcilers
 // write their shares in separate requests, and tests go on to use fields of
 // both (the fingerprint, the trust digest, SecretsSynced).
-func waitArtifacts(t *testing.T, name string, want v1alpha1.OCIRepositoryCounts) *v1alpha1.VerificationPolicy {
+func waitArtifacts(t *testing.T, name string, want v1alpha1.ArtifactCounts) *v1alpha1.VerificationPolicy {
 	t.Helper()
 	var out *v1alpha1.VerificationPolicy
 	NewWithT(t).Eventually(func(g Gomega) {
 		p := getPolicy(g, name)
 		g.Expect(p.Status.ObservedGeneration).To(Equal(p.Generation), "the sync has not handled generation %d", p.Generation)
-		g.Expect(p.Status.OCIRepositories).To(Equal(want), "issues: %+v", p.Status.OCIRepositoryIssues)
+		g.Expect(p.Status.OCIRepositories).To(Equal(want), "issues: %+v", p.Status.ArtifactIssues)
 		out = p
 	}, timeout, poll).Should(Succeed())
 	return out
 }
 
-func issueFor(p *v1alpha1.VerificationPolicy, ns, name string) *v1alpha1.OCIRepositoryIssue {
-	for i := range p.Status.OCIRepositoryIssues {
-		if is := &p.Status.OCIRepositoryIssues[i]; is.Namespace == ns && is.Name == name {
+func issueFor(p *v1alpha1.VerificationPolicy, ns, name string) *v1alpha1.ArtifactIssue {
+	for i := range p.Status.ArtifactIssues {
+		if is := &p.Status.ArtifactIssues[i]; is.Namespace == ns && is.Name == name {
 			return is
 		}
 	}
@@ -252,7 +264,7 @@ func requestedAtOf(g Gomega, ns, name string) string {
 }
 
 func reverifyRequestedAtOf(g Gomega, ns, name string) string {
-	return getOCIRepository(g, ns, name).GetAnnotations()[ocirepos.ReverifyRequestedAtAnnotation]
+	return getOCIRepository(g, ns, name).GetAnnotations()[fluxverdict.ReverifyRequestedAtAnnotation]
 }
 
 // The engine's reasons the scenarios expect, named for what they prove.

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/helmcharts"
 	"github.com/flux-notation/verification-operator/test/certs"
 	testenv "github.com/flux-notation/verification-operator/test/envtest"
 )
@@ -19,7 +20,7 @@ import (
 // isolatedPlane starts a control plane and the operator of their own, for
 // scenarios that change what the API server serves, which the shared plane
 // must not see. It costs a kube-apiserver start: keep such tests few.
-func isolatedPlane(t *testing.T) (client.Client, func() error) {
+func isolatedPlane(t *testing.T) (c client.Client, installOCIRepositories, installHelmCharts func() error) {
 	t.Helper()
 	env, cfg, err := testenv.Start()
 	if err != nil {
@@ -30,7 +31,7 @@ func isolatedPlane(t *testing.T) (client.Client, func() error) {
 		cancel()
 		_ = env.Stop()
 	})
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err = client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,15 +41,16 @@ func isolatedPlane(t *testing.T) (client.Client, func() error) {
 	if err := startOperator(ctx, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
-	return c, func() error { return installFluxCRD(cfg) }
+	return c, func() error { return installFluxCRD(cfg) }, func() error { return installHelmCRDs(cfg) }
 }
 
 // The manager starts, and syncs Secrets, on a cluster without Flux; it
-// starts verifying without a restart once the OCIRepository API appears.
+// starts verifying without a restart once the OCIRepository API appears,
+// and HelmCharts once theirs does.
 func TestArtifactAPIAppearsLater(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	c, installFlux := isolatedPlane(t)
+	c, installFlux, installHelm := isolatedPlane(t)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("ns")}}
 	g.Expect(c.Create(ctx, ns)).To(Succeed())
 	p := newPolicy(certs.NewCA("root"), ns.Name)
@@ -77,5 +79,25 @@ func TestArtifactAPIAppearsLater(t *testing.T) {
 		g.Expect(conditions.IsTrue(got, v1alpha1.ArtifactsVerifiedCondition)).To(BeTrue(), "%v", conditions.Get(got, v1alpha1.ArtifactsVerifiedCondition))
 		g.Expect(conditions.GetReason(got, v1alpha1.ArtifactsVerifiedCondition)).To(Equal(meta.SucceededReason))
 		g.Expect(got.Status.OCIRepositories.Matched).To(BeZero())
+	}, timeout, poll).Should(Succeed())
+
+	// Then the HelmChart API: a chart there is governed without a restart.
+	g.Expect(installHelm()).To(Succeed())
+	repo := helmcharts.NewRepository()
+	repo.SetNamespace(ns.Name)
+	repo.SetName("charts")
+	repo.Object["spec"] = map[string]any{"type": "oci", "url": "oci://127.0.0.1:1/charts", "interval": "10m"}
+	chart := helmcharts.New()
+	chart.SetNamespace(ns.Name)
+	chart.SetName("app")
+	chart.Object["spec"] = map[string]any{"chart": "app", "version": "1.0.0", "interval": "10m",
+		"sourceRef": map[string]any{"kind": "HelmRepository", "name": "charts"},
+		"verify":    map[string]any{"provider": "notation", "secretRef": map[string]any{"name": "notation-config"}}}
+	g.Expect(c.Create(ctx, repo)).To(Succeed())
+	g.Expect(c.Create(ctx, chart)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := get(g)
+		g.Expect(got.Status.HelmCharts.Matched).To(BeEquivalentTo(1), "issues: %+v", got.Status.ArtifactIssues)
+		g.Expect(got.Status.Artifacts.Matched).To(BeEquivalentTo(1))
 	}, timeout, poll).Should(Succeed())
 }

@@ -81,13 +81,13 @@ func TestPreflightHoldsABreakingRotationUntilArtifactsAreReSigned(t *testing.T) 
 	repoA := newOCIRepository(t, nsA, a, repoOptions{insecure: true})
 	newOCIRepository(t, nsB, b, repoOptions{insecure: true})
 	old := waitReady(t, p.Name)
-	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 2, Verified: 2})
+	waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 2, Verified: 2})
 
 	// Rotating to the new CA would break apps/a: held, nothing written.
 	updatePolicy(t, p.Name, func(p *v1alpha1.VerificationPolicy) { p.Spec.Certificates[0].Inline = string(f.newCA.PEM()) })
 	held := waitCondition(t, p.Name, v1alpha1.RolloutHeldCondition, metav1.ConditionTrue, v1alpha1.ReasonPreflightFailed)
 	msg := conditions.GetMessage(held, v1alpha1.RolloutHeldCondition)
-	g.Expect(msg).To(ContainSubstring("1 OCIRepositories that verify today would fail"))
+	g.Expect(msg).To(ContainSubstring("1 artifacts that verify today would fail"))
 	g.Expect(msg).To(ContainSubstring(nsA + "/" + repoA))
 	g.Expect(msg).NotTo(ContainSubstring(nsB + "/"))
 	waitRollout(t, p.Name, func(g Gomega, p *v1alpha1.VerificationPolicy) {
@@ -122,7 +122,7 @@ func TestForceRolloutAcceptsTheBreakage(t *testing.T) {
 	p.Spec.Rollout.Preflight = true
 	create(t, p)
 	newOCIRepository(t, ns, a, repoOptions{insecure: true})
-	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 1, Verified: 1})
+	waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 1, Verified: 1})
 
 	updatePolicy(t, p.Name, func(p *v1alpha1.VerificationPolicy) { p.Spec.Certificates[0].Inline = string(f.newCA.PEM()) })
 	held := waitCondition(t, p.Name, v1alpha1.RolloutHeldCondition, metav1.ConditionTrue, v1alpha1.ReasonPreflightFailed)
@@ -146,7 +146,7 @@ func TestForceRolloutAcceptsTheBreakage(t *testing.T) {
 	g.Expect(conditions.Has(forced, v1alpha1.RolloutHeldCondition)).To(BeFalse())
 	expectEvent(t, p.Name, corev1.EventTypeWarning, "RolloutForced")
 	// The artifact now fails, as accepted.
-	waitArtifacts(t, p.Name, v1alpha1.OCIRepositoryCounts{Matched: 1, Failed: 1})
+	waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 1, Failed: 1})
 }
 
 // stagedFixture is a three-stage policy over one namespace per stage, each

@@ -130,6 +130,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	check := &checker.Checker{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
+		Served:    func(k checker.Kind) bool { return checker.KindState(apis, k) == discovery.Served },
 		Verifier: verify.New(verify.Options{
 			Timeout:                o.VerifyTimeout,
 			Concurrency:            o.VerifyConcurrency,

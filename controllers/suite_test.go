@@ -81,10 +81,15 @@ func run(m *testing.M) int {
 		return 1
 	}
 
-	// The shared plane serves Flux's OCIRepository API from the start, so
-	// no test depends on running before or after its installation
-	// (TestArtifactAPIAppearsLater has a plane of its own).
+	// The shared plane serves Flux's OCIRepository, HelmChart and
+	// HelmRepository APIs from the start, so no test depends on running
+	// before or after their installation (TestArtifactAPIAppearsLater has a
+	// plane of its own).
 	if err := installFluxCRD(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := installHelmCRDs(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -7,8 +7,9 @@ const (
 	// the Secret rendered from the current spec.
 	SecretsSyncedCondition = "SecretsSynced"
 
-	// ArtifactsVerifiedCondition reports whether every governed
-	// OCIRepository verifies against the current trust configuration.
+	// ArtifactsVerifiedCondition reports whether every governed artifact
+	// (OCIRepositories, HelmCharts) verifies against the current trust
+	// configuration.
 	ArtifactsVerifiedCondition = "ArtifactsVerified"
 
 	// RolloutHeldCondition is True while a new trust configuration is held
@@ -83,7 +84,8 @@ const (
 
 // Reasons of the ArtifactsVerified condition and of artifact issues.
 const (
-	// ReasonOCIRepositoryAPINotFound: Flux's OCIRepository API is not served.
+	// ReasonOCIRepositoryAPINotFound: neither Flux's OCIRepository nor its
+	// HelmChart API is served.
 	ReasonOCIRepositoryAPINotFound = "OCIRepositoryAPINotFound"
 	// ReasonArtifactsFailed: at least one governed artifact fails.
 	ReasonArtifactsFailed = "VerificationFailed"

@@ -134,11 +134,18 @@ type VerificationPolicySpec struct {
 	// Target says which namespaces receive the rendered Secret and how it looks.
 	Target Target `json:"target"`
 
-	// OCIRepositories configures how Flux OCIRepositories that use the
-	// generated Secret are found and re-verified.
+	// OCIRepositories configures how the Flux objects that verify with the
+	// generated Secret are found and re-verified: its reverify, verification
+	// and interval apply to every governed kind (OCIRepositories and
+	// HelmCharts), its selector to OCIRepositories.
 	// +kubebuilder:default={}
 	// +optional
 	OCIRepositories OCIRepositoriesSpec `json:"ociRepositories,omitempty"`
+
+	// HelmCharts narrows the governed Flux HelmCharts (charts from an OCI
+	// HelmRepository, which verify with the generated Secret too).
+	// +optional
+	HelmCharts HelmChartsSpec `json:"helmCharts,omitempty"`
 
 	// Rollout says how a changed trust configuration reaches the namespaces.
 	// +kubebuilder:default={}
@@ -339,6 +346,15 @@ type OCIRepositoriesSpec struct {
 	Interval *metav1.Duration `json:"interval,omitempty"`
 }
 
+// HelmChartsSpec narrows the governed HelmCharts.
+type HelmChartsSpec struct {
+	// Selector narrows the governed HelmCharts by label. Without it, every
+	// HelmChart in a target namespace that is built from an OCI
+	// HelmRepository and verifies with the generated Secret is governed.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
 // RolloutSpec says how a changed trust configuration reaches the namespaces.
 // +kubebuilder:validation:XValidation:rule="!has(self.strategy) || self.strategy != 'Staged' || (has(self.stages) && size(self.stages) > 0)",message="stages are required when the strategy is Staged"
 type RolloutSpec struct {
@@ -418,15 +434,24 @@ type VerificationPolicyStatus struct {
 	// +optional
 	NamespaceIssues []NamespaceIssue `json:"namespaceIssues,omitempty"`
 
+	// Artifacts counts every governed artifact (OCIRepositories and
+	// HelmCharts) by outcome.
+	// +optional
+	Artifacts ArtifactCounts `json:"artifacts,omitempty"`
+
 	// OCIRepositories counts the governed OCIRepositories by outcome.
 	// +optional
-	OCIRepositories OCIRepositoryCounts `json:"ociRepositories,omitempty"`
+	OCIRepositories ArtifactCounts `json:"ociRepositories,omitempty"`
 
-	// OCIRepositoryIssues lists governed OCIRepositories that do not
-	// verify (at most 20).
+	// HelmCharts counts the governed HelmCharts by outcome.
+	// +optional
+	HelmCharts ArtifactCounts `json:"helmCharts,omitempty"`
+
+	// ArtifactIssues lists governed artifacts that do not verify, or whose
+	// Flux verdict is stale (at most 20).
 	// +kubebuilder:validation:MaxItems=20
 	// +optional
-	OCIRepositoryIssues []OCIRepositoryIssue `json:"ociRepositoryIssues,omitempty"`
+	ArtifactIssues []ArtifactIssue `json:"artifactIssues,omitempty"`
 
 	// Rollout is the state of a preflighted or staged rollout. It lives in
 	// the cluster so a restarted manager resumes where it was.
@@ -550,9 +575,9 @@ type NamespaceIssue struct {
 	Message   string `json:"message"`
 }
 
-// OCIRepositoryCounts counts governed OCIRepositories by outcome.
-type OCIRepositoryCounts struct {
-	// Matched OCIRepositories are governed by this policy.
+// ArtifactCounts counts governed artifacts by outcome.
+type ArtifactCounts struct {
+	// Matched artifacts are governed by this policy.
 	// +optional
 	Matched int32 `json:"matched"`
 	// Verified by the operator against the current trust configuration.
@@ -577,8 +602,10 @@ type OCIRepositoryCounts struct {
 	ForcesInFlight int32 `json:"forcesInFlight"`
 }
 
-// OCIRepositoryIssue explains why one OCIRepository does not verify.
-type OCIRepositoryIssue struct {
+// ArtifactIssue explains why one governed artifact does not verify.
+type ArtifactIssue struct {
+	// Kind is OCIRepository or HelmChart.
+	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Reason    string `json:"reason"`
@@ -593,8 +620,8 @@ type OCIRepositoryIssue struct {
 // +kubebuilder:resource:scope=Cluster,shortName=vpol
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Namespaces",type=string,JSONPath=`.status.namespaces.summary`,description="synced/targeted"
-// +kubebuilder:printcolumn:name="Verified",type=integer,JSONPath=`.status.ociRepositories.verified`
-// +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.ociRepositories.failed`
+// +kubebuilder:printcolumn:name="Verified",type=integer,JSONPath=`.status.artifacts.verified`,description="governed OCIRepositories and HelmCharts that verify"
+// +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.artifacts.failed`,description="governed OCIRepositories and HelmCharts that fail"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 type VerificationPolicy struct {

@@ -1,8 +1,9 @@
 // Package artifacts is the companion reconciler: for each VerificationPolicy
-// it finds the Flux OCIRepositories that verify with the policy's Secret,
-// asks Flux to reconcile them after a trust change, verifies them itself
-// with notation-go exactly as Flux would (package checker), and aggregates
-// the outcome on the policy. It runs in its own workers, so a slow registry
+// it finds the Flux objects that verify with the policy's Secret
+// (OCIRepositories, and HelmCharts from OCI HelmRepositories), makes Flux
+// verify them again after a trust change, verifies them itself with
+// notation-go exactly as Flux would (package checker), and aggregates the
+// outcome on the policy. It runs in its own workers, so a slow registry
 // never delays the Secret sync.
 package artifacts
 
@@ -23,9 +24,9 @@ import (
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/checker"
 	"github.com/flux-notation/verification-operator/controllers/discovery"
+	"github.com/flux-notation/verification-operator/controllers/fluxverdict"
 	"github.com/flux-notation/verification-operator/controllers/internal/policystatus"
 	"github.com/flux-notation/verification-operator/controllers/internal/text"
-	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 	"github.com/flux-notation/verification-operator/controllers/targets"
 )
 
@@ -51,9 +52,12 @@ type Reconciler struct {
 	handledRequests sync.Map
 }
 
-// +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=ocirepositories,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=ocirepositories;helmcharts,verbs=get;list;watch;patch
 // (patch: only annotations: reconcile.fluxcd.io/requestedAt after a trust
 // change, and our own bookkeeping of the digest seen and when we asked.)
+// +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=helmrepositories,verbs=get;list;watch
+// (a HelmChart is governed only when built from an OCI HelmRepository,
+// whose URL and access settings say where and how to verify the chart.)
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
 // (the imagePullSecrets of an OCIRepository's spec.serviceAccountName, read
 // uncached, as source-controller does.)
@@ -62,6 +66,9 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	obj := &v1alpha1.VerificationPolicy{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			deleteArtifactMetrics(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.DeletionTimestamp.IsZero() || obj.Spec.Suspend {
@@ -74,19 +81,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 	}()
 
-	switch r.APIs.State(ocirepos.GVK) {
-	case discovery.Unknown:
-		// Discovery runs right after start and kicks every policy.
-		return ctrl.Result{RequeueAfter: time.Second}, nil
-	case discovery.NotServed:
-		obj.Status.OCIRepositories = v1alpha1.OCIRepositoryCounts{}
-		obj.Status.OCIRepositoryIssues = nil
+	if served, known := r.anyKindServed(); !served {
+		if !known {
+			// Discovery runs right after start and kicks every policy.
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		obj.Status.Artifacts = v1alpha1.ArtifactCounts{}
+		obj.Status.OCIRepositories = v1alpha1.ArtifactCounts{}
+		obj.Status.HelmCharts = v1alpha1.ArtifactCounts{}
+		obj.Status.ArtifactIssues = nil
 		conditions.MarkUnknown(obj, v1alpha1.ArtifactsVerifiedCondition, v1alpha1.ReasonOCIRepositoryAPINotFound,
-			"the OCIRepository API (source.toolkit.fluxcd.io/v1) is not served: install Flux's source-controller; verification starts by itself when it appears")
+			"Flux's source APIs (OCIRepository, HelmChart in source.toolkit.fluxcd.io/v1) are not served: install Flux's source-controller; verification starts by itself when they appear")
 		return ctrl.Result{}, nil
 	}
 
-	repos, secrets, err := r.governed(ctx, obj)
+	artifacts, secrets, err := r.governed(ctx, obj)
 	if err != nil {
 		conditions.MarkUnknown(obj, v1alpha1.ArtifactsVerifiedCondition, meta.FailedReason, "%s", err.Error())
 		return ctrl.Result{}, err
@@ -95,15 +104,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if mode == "" {
 		mode = v1alpha1.ReverifyForce // the API's default
 	}
-	rv, err := r.reverify(ctx, repos, secrets, mode)
+	rv, err := r.reverify(ctx, artifacts, secrets, mode)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	ttl := checker.CacheTTL(obj)
-	outcomes := r.Checker.Check(ctx, obj, repos, checker.InPlace(secrets), checker.Options{
+	outcomes := r.Checker.Check(ctx, obj, artifacts, checker.InPlace(secrets), checker.Options{
 		Enabled: obj.Spec.OCIRepositories.Verification != v1alpha1.VerificationDisabled,
 		MaxAge:  ttl,
-		Fresh:   r.freshRequests(obj, repos),
+		Fresh:   r.freshRequests(obj, artifacts),
 	})
 	r.report(obj, outcomes, rv)
 	return ctrl.Result{RequeueAfter: r.nextPass(outcomes, rv, ttl)}, nil
@@ -128,12 +137,12 @@ func (r *Reconciler) nextPass(outcomes []checker.Outcome, rv reverifyResult, ttl
 	return next
 }
 
-// freshRequests tells which OCIRepositories a user asked for a fresh verdict
-// of: reconcile.fluxcd.io/requestedAt set on the policy (all of them) or on
-// the OCIRepository (that one; not the value the operator set itself), not
-// yet handled by this process. Restarting the process empties the verdict
+// freshRequests tells which artifacts a user asked for a fresh verdict of:
+// reconcile.fluxcd.io/requestedAt set on the policy (all of them) or on the
+// Flux object (that one; not the value the operator set itself), not yet
+// handled by this process. Restarting the process empties the verdict
 // cache anyway, so remembering the handled values in memory is enough.
-func (r *Reconciler) freshRequests(obj *v1alpha1.VerificationPolicy, repos []*ocirepos.Repository) func(*ocirepos.Repository) bool {
+func (r *Reconciler) freshRequests(obj *v1alpha1.VerificationPolicy, artifacts []*checker.Artifact) func(*checker.Artifact) bool {
 	policyAsked := false
 	if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok {
 		if last, _ := r.handledRequests.Load("policy/" + obj.Name); last != v {
@@ -142,29 +151,47 @@ func (r *Reconciler) freshRequests(obj *v1alpha1.VerificationPolicy, repos []*oc
 		}
 	}
 	asked := map[string]bool{}
-	for _, repo := range repos {
-		v, ok := meta.ReconcileAnnotationValue(repo.GetAnnotations())
-		if !ok || v == repo.Annotations[ocirepos.ReverifyRequestedAtAnnotation] {
+	for _, a := range artifacts {
+		annotations := a.Object.GetAnnotations()
+		v, ok := meta.ReconcileAnnotationValue(annotations)
+		if !ok || v == annotations[fluxverdict.ReverifyRequestedAtAnnotation] {
 			continue
 		}
-		k := "repo/" + checker.Key(repo)
-		if last, _ := r.handledRequests.Load(k); last != v {
-			asked[checker.Key(repo)] = true
-			r.handledRequests.Store(k, v)
+		if last, _ := r.handledRequests.Load(a.ID()); last != v {
+			asked[a.ID()] = true
+			r.handledRequests.Store(a.ID(), v)
 		}
 	}
-	return func(repo *ocirepos.Repository) bool { return policyAsked || asked[checker.Key(repo)] }
+	return func(a *checker.Artifact) bool { return policyAsked || asked[a.ID()] }
 }
 
-// governed returns the policy's OCIRepositories and its Secrets by
-// namespace, working out the targeted namespaces only when there is an
-// OCIRepository at all.
-func (r *Reconciler) governed(ctx context.Context, obj *v1alpha1.VerificationPolicy) ([]*ocirepos.Repository, map[string]*corev1.Secret, error) {
-	repos, err := r.Checker.Governed(ctx, obj, func() (map[string]bool, error) {
+// anyKindServed reports whether the API of a governed kind is served, and
+// whether that is known yet.
+func (r *Reconciler) anyKindServed() (served, known bool) {
+	for _, k := range checker.Kinds {
+		switch r.kindState(k) {
+		case discovery.Served:
+			return true, true
+		case discovery.NotServed:
+			known = true
+		}
+	}
+	return false, known
+}
+
+// kindState is what discovery knows of a kind.
+func (r *Reconciler) kindState(k checker.Kind) discovery.State {
+	return checker.KindState(r.APIs, k)
+}
+
+// governed returns the policy's artifacts and its Secrets by namespace,
+// working out the targeted namespaces only when there is a candidate.
+func (r *Reconciler) governed(ctx context.Context, obj *v1alpha1.VerificationPolicy) ([]*checker.Artifact, map[string]*corev1.Secret, error) {
+	artifacts, err := r.Checker.Governed(ctx, obj, func() (map[string]bool, error) {
 		sel, _, err := targets.SelectNamespaces(ctx, r.Client, obj.Spec.Target)
 		return text.Set(sel.Targeted), err
 	})
-	if err != nil || len(repos) == 0 {
+	if err != nil || len(artifacts) == 0 {
 		return nil, map[string]*corev1.Secret{}, err
 	}
 	list, err := targets.ListGenerated(ctx, r.Client, obj.Name, client.UnsafeDisableDeepCopy)
@@ -177,10 +204,12 @@ func (r *Reconciler) governed(ctx context.Context, obj *v1alpha1.VerificationPol
 			secrets[s.Namespace] = s
 		}
 	}
-	return repos, secrets, nil
+	return artifacts, secrets, nil
 }
 
-func (r *Reconciler) forget(namespace, name string) {
-	r.lastOutcome.Delete(namespace + "/" + name)
-	r.handledRequests.Delete("repo/" + namespace + "/" + name)
+// forget drops what is remembered of a deleted Flux object.
+func (r *Reconciler) forget(kind checker.Kind, namespace, name string) {
+	id := string(kind) + "/" + namespace + "/" + name
+	r.lastOutcome.Delete(id)
+	r.handledRequests.Delete(id)
 }

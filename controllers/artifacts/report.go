@@ -2,116 +2,160 @@ package artifacts
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/checker"
 	"github.com/flux-notation/verification-operator/controllers/internal/text"
-	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 	"github.com/flux-notation/verification-operator/controllers/verify"
 )
 
 const (
-	// maxIssues bounds status.ociRepositoryIssues.
+	// maxIssues bounds status.artifactIssues.
 	maxIssues = 20
 	// maxIssueMessage bounds one issue's message, in bytes.
 	maxIssueMessage = 512
 )
 
-// report aggregates outcomes into status, the ArtifactsVerified condition
-// and events on the OCIRepositories.
-func (r *Reconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []checker.Outcome, rv reverifyResult) {
-	var counts v1alpha1.OCIRepositoryCounts
-	var issues []v1alpha1.OCIRepositoryIssue
-	addIssue := func(o checker.Outcome, reason, msg string) {
-		if len(issues) < maxIssues {
-			issues = append(issues, v1alpha1.OCIRepositoryIssue{Namespace: o.Repo.Namespace, Name: o.Repo.Name, Reason: reason, Message: text.Truncate(msg, maxIssueMessage)})
-		}
-	}
-	var failed []string
-	for _, o := range outcomes {
-		counts.Matched++
-		switch o.State {
-		case checker.Verified:
-			counts.Verified++
-		case checker.Failed:
-			counts.Failed++
-			failed = append(failed, fmt.Sprintf("%s (%s)", o.Key(), o.Reason))
-			addIssue(o, o.Reason, o.Message)
-		default:
-			counts.Pending++
-			addIssue(o, o.Reason, o.Message)
-		}
-		if o.Flux.Verified {
-			counts.FluxVerified++
-		}
-		plan := rv.plans[o.Key()]
-		if plan.InFlight {
-			counts.ForcesInFlight++
-		}
-		switch {
-		case plan.GaveUp:
-			addIssue(o, v1alpha1.ReasonFluxReverifyFailed, fmt.Sprintf(
-				"after %d forced re-verifications Flux still reports the SourceVerified condition it had before the trust change", plan.Attempt))
-			if o.Flux.Stale {
-				counts.FluxStale++
-			}
-		case o.Flux.Stale:
-			counts.FluxStale++
-			if o.State != checker.Failed {
-				addIssue(o, v1alpha1.ReasonFluxStale, "Flux reports SourceVerified=True that cannot be shown to be newer than the last trust change; "+
-					"source-controller before v1.10 re-verifies only on a new revision or generation (spec.ociRepositories.reverify: Force makes it)")
-			}
-		}
-		r.emitOutcomeEvent(o)
-	}
-	obj.Status.OCIRepositories = counts
-	obj.Status.OCIRepositoryIssues = issues
+// tally is the counts of one kind, or of all, with the failures named.
+type tally struct {
+	counts v1alpha1.ArtifactCounts
+	failed []string
+}
 
-	stale := ""
-	if counts.FluxStale > 0 {
-		stale = fmt.Sprintf("; Flux's result is stale for %d", counts.FluxStale)
-	}
-	if counts.ForcesInFlight > 0 {
-		stale += fmt.Sprintf("; waiting for Flux to re-verify %d", counts.ForcesInFlight)
-	}
-	switch {
-	case counts.Failed > 0:
-		conditions.MarkFalse(obj, v1alpha1.ArtifactsVerifiedCondition, v1alpha1.ReasonArtifactsFailed,
-			"%d of %d OCIRepositories fail verification: %s%s", counts.Failed, counts.Matched, text.Join(failed, 5, ", ", ""), stale)
-	case counts.Pending > 0:
-		conditions.MarkUnknown(obj, v1alpha1.ArtifactsVerifiedCondition, v1alpha1.ReasonArtifactsPending,
-			"%d of %d OCIRepositories verified, %d pending%s", counts.Verified, counts.Matched, counts.Pending, stale)
-	case counts.Matched == 0:
-		conditions.MarkTrue(obj, v1alpha1.ArtifactsVerifiedCondition, meta.SucceededReason,
-			"no OCIRepository in the target namespaces verifies with Secret %q", obj.SecretName())
+func (t *tally) add(o checker.Outcome, plan bool) {
+	t.counts.Matched++
+	switch o.State {
+	case checker.Verified:
+		t.counts.Verified++
+	case checker.Failed:
+		t.counts.Failed++
 	default:
-		conditions.MarkTrue(obj, v1alpha1.ArtifactsVerifiedCondition, meta.SucceededReason,
-			"%d/%d OCIRepositories verified%s", counts.Verified, counts.Matched, stale)
+		t.counts.Pending++
+	}
+	if o.Flux.Verified {
+		t.counts.FluxVerified++
+	}
+	if o.Flux.Stale {
+		t.counts.FluxStale++
+	}
+	if plan {
+		t.counts.ForcesInFlight++
 	}
 }
 
-// emitOutcomeEvent puts our verdict next to Flux's own events on the
-// OCIRepository, once per change.
+// report aggregates outcomes into status (per kind and in all), the
+// ArtifactsVerified condition and events on the Flux objects.
+func (r *Reconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []checker.Outcome, rv reverifyResult) {
+	var all tally
+	byKind := map[checker.Kind]*tally{}
+	for _, k := range checker.Kinds {
+		byKind[k] = &tally{}
+	}
+	var issues []v1alpha1.ArtifactIssue
+	addIssue := func(o checker.Outcome, reason, msg string) {
+		if len(issues) < maxIssues {
+			a := o.Artifact
+			issues = append(issues, v1alpha1.ArtifactIssue{Kind: string(a.Kind), Namespace: a.Namespace(), Name: a.Name(),
+				Reason: reason, Message: text.Truncate(msg, maxIssueMessage)})
+		}
+	}
+	for _, o := range outcomes {
+		plan := rv.plans[o.Artifact.ID()]
+		all.add(o, plan.InFlight)
+		byKind[o.Artifact.Kind].add(o, plan.InFlight)
+		if o.State == checker.Failed {
+			all.failed = append(all.failed, fmt.Sprintf("%s %s (%s)", o.Artifact.Kind, o.Artifact.Key(), o.Reason))
+			byKind[o.Artifact.Kind].failed = append(byKind[o.Artifact.Kind].failed, fmt.Sprintf("%s (%s)", o.Artifact.Key(), o.Reason))
+		}
+		switch {
+		case o.State != checker.Verified:
+			addIssue(o, o.Reason, o.Message)
+		case plan.GaveUp:
+			addIssue(o, v1alpha1.ReasonFluxReverifyFailed, fmt.Sprintf(
+				"after %d forced re-verifications Flux still reports the SourceVerified condition it had before the trust change", plan.Attempt))
+		case o.Flux.Stale:
+			addIssue(o, v1alpha1.ReasonFluxStale, "Flux reports SourceVerified=True that cannot be shown to be newer than the last trust change; "+
+				"source-controller before v1.10 re-verifies an OCIRepository only on a new revision or generation (spec.ociRepositories.reverify: Force makes it)")
+		}
+		r.emitOutcomeEvent(o)
+	}
+	obj.Status.Artifacts = all.counts
+	obj.Status.OCIRepositories = byKind[checker.OCIRepository].counts
+	obj.Status.HelmCharts = byKind[checker.HelmChart].counts
+	obj.Status.ArtifactIssues = issues
+	for _, k := range checker.Kinds {
+		recordArtifactMetrics(obj.Name, string(k), byKind[k].counts)
+	}
+
+	// Name what is counted: one kind by its name, several as artifacts.
+	noun, failed := "artifacts", all.failed
+	var kinds []string
+	for _, k := range checker.Kinds {
+		if byKind[k].counts.Matched > 0 {
+			kinds = append(kinds, k.Plural())
+			noun, failed = k.Plural(), byKind[k].failed
+		}
+	}
+	if len(kinds) > 1 {
+		noun, failed = "artifacts", all.failed
+	}
+	c := all.counts
+	tail := ""
+	if c.FluxStale > 0 {
+		tail = fmt.Sprintf("; Flux's result is stale for %d", c.FluxStale)
+	}
+	if c.ForcesInFlight > 0 {
+		tail += fmt.Sprintf("; waiting for Flux to re-verify %d", c.ForcesInFlight)
+	}
+	switch {
+	case c.Failed > 0:
+		conditions.MarkFalse(obj, v1alpha1.ArtifactsVerifiedCondition, v1alpha1.ReasonArtifactsFailed,
+			"%d of %d %s fail verification: %s%s", c.Failed, c.Matched, noun, text.Join(failed, 5, ", ", ""), tail)
+	case c.Pending > 0:
+		conditions.MarkUnknown(obj, v1alpha1.ArtifactsVerifiedCondition, v1alpha1.ReasonArtifactsPending,
+			"%d of %d %s verified, %d pending%s", c.Verified, c.Matched, noun, c.Pending, tail)
+	case c.Matched == 0:
+		conditions.MarkTrue(obj, v1alpha1.ArtifactsVerifiedCondition, meta.SucceededReason,
+			"no OCIRepository or HelmChart in the target namespaces verifies with Secret %q", obj.SecretName())
+	default:
+		conditions.MarkTrue(obj, v1alpha1.ArtifactsVerifiedCondition, meta.SucceededReason,
+			"%d/%d %s verified%s%s", c.Verified, c.Matched, noun, kindsNote(kinds), tail)
+	}
+}
+
+// kindsNote says which kinds "artifacts" are made of.
+func kindsNote(kinds []string) string {
+	if len(kinds) < 2 {
+		return ""
+	}
+	return " (" + strings.Join(kinds, " and ") + ")"
+}
+
+// emitOutcomeEvent puts our verdict next to Flux's own events on the Flux
+// object, once per change.
 func (r *Reconciler) emitOutcomeEvent(o checker.Outcome) {
 	if o.Ours == nil {
 		return
 	}
-	k := o.Key()
-	prev, seen := r.lastOutcome.Load(k)
+	a := o.Artifact
+	prev, seen := r.lastOutcome.Load(a.ID())
 	cur := string(o.Ours.Outcome) + "/" + o.Ours.Reason + "/" + o.Ours.Digest
-	r.lastOutcome.Store(k, cur)
+	r.lastOutcome.Store(a.ID(), cur)
 	if seen && prev == cur {
 		return
 	}
-	u := ocirepos.New()
-	u.SetNamespace(o.Repo.Namespace)
-	u.SetName(o.Repo.Name)
-	u.SetUID(o.Repo.UID)
-	u.SetResourceVersion(o.Repo.ResourceVersion)
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(a.Kind.GVK())
+	u.SetNamespace(a.Namespace())
+	u.SetName(a.Name())
+	u.SetUID(a.Object.GetUID())
+	u.SetResourceVersion(a.Object.GetResourceVersion())
 	switch o.Ours.Outcome {
 	case verify.Failed:
 		r.EventRecorder.Eventf(u, corev1.EventTypeWarning, "VerificationFailed",

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -12,12 +13,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/checker"
-	"github.com/flux-notation/verification-operator/controllers/ocirepos"
+	"github.com/flux-notation/verification-operator/controllers/fluxverdict"
 )
 
 // +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=ocirepositories/status,verbs=get;patch
@@ -29,89 +31,86 @@ import (
 
 // reverifyResult is what the requests of one pass left to watch.
 type reverifyResult struct {
-	// plans by OCIRepository key, for the report.
-	plans map[string]ocirepos.Plan
+	// plans by artifact ID, for the report.
+	plans map[string]fluxverdict.Plan
 	// retry is the soonest a pending force may have to be repeated.
 	retry time.Duration
 }
 
 // reverify makes Flux re-verify, once per trust change of a namespace's
-// Secret, each governed OCIRepository there, as the policy's reverify mode
-// says (see ocirepos.PlanReverify), and follows up on forces in flight.
-// First sight only records the digest: nothing changed that Flux must hear
-// about.
-func (r *Reconciler) reverify(ctx context.Context, repos []*ocirepos.Repository, secrets map[string]*corev1.Secret, mode v1alpha1.ReverifyMode) (reverifyResult, error) {
-	res := reverifyResult{plans: map[string]ocirepos.Plan{}}
+// Secret, each governed artifact there, as the policy's reverify mode says
+// (see fluxverdict.PlanReverify), and follows up on forces in flight. First
+// sight only records the digest: nothing changed that Flux must hear about.
+func (r *Reconciler) reverify(ctx context.Context, artifacts []*checker.Artifact, secrets map[string]*corev1.Secret, mode v1alpha1.ReverifyMode) (reverifyResult, error) {
+	res := reverifyResult{plans: map[string]fluxverdict.Plan{}}
 	var errs []error
 	now := r.Now()
-	for _, repo := range repos {
-		s := secrets[repo.Namespace]
+	for _, a := range artifacts {
+		s := secrets[a.Namespace()]
 		if s == nil {
 			continue
 		}
 		digest := s.Annotations[v1alpha1.TrustDigestAnnotation]
-		plan := ocirepos.PlanReverify(repo, digest, mode, now)
-		res.plans[checker.Key(repo)] = plan
+		plan := fluxverdict.PlanReverify(a.Flux, digest, mode, now)
+		res.plans[a.ID()] = plan
 		if plan.Retry > 0 && (res.retry == 0 || plan.Retry < res.retry) {
 			res.retry = plan.Retry
 		}
 		var annotations map[string]string
 		switch plan.Action {
-		case ocirepos.Nothing:
+		case fluxverdict.Nothing:
 			continue
-		case ocirepos.Record:
-			annotations = map[string]string{ocirepos.ReverifiedDigestAnnotation: digest}
-		case ocirepos.Request:
-			annotations = ocirepos.RequestAnnotations(repo, digest, now, 0)
-		case ocirepos.Force:
-			annotations = ocirepos.RequestAnnotations(repo, digest, now, plan.Attempt)
-			if err := r.removeSourceVerified(ctx, repo); err != nil {
-				errs = append(errs, fmt.Errorf("forcing OCIRepository %s to verify again: %w", checker.Key(repo), err))
+		case fluxverdict.Record:
+			annotations = map[string]string{fluxverdict.ReverifiedDigestAnnotation: digest}
+		case fluxverdict.Request:
+			annotations = fluxverdict.RequestAnnotations(a.Flux, digest, now, 0)
+		case fluxverdict.Force:
+			annotations = fluxverdict.RequestAnnotations(a.Flux, digest, now, plan.Attempt)
+			if err := r.removeSourceVerified(ctx, a); err != nil {
+				errs = append(errs, fmt.Errorf("forcing %s %s to verify again: %w", a.Kind, a.Key(), err))
 				continue
 			}
 		}
-		if err := r.annotate(ctx, repo, annotations); err != nil {
-			errs = append(errs, fmt.Errorf("annotating OCIRepository %s: %w", checker.Key(repo), err))
+		if err := r.annotate(ctx, a, annotations); err != nil {
+			errs = append(errs, fmt.Errorf("annotating %s %s: %w", a.Kind, a.Key(), err))
 		}
 	}
 	return res, errors.Join(errs...)
 }
 
 // removeSourceVerified removes the SourceVerified condition, and nothing
-// else, from repo's status. The JSON patch tests the resourceVersion read
-// and the condition's place, so nothing Flux wrote since is undone; on a
-// conflict the force is retried from a newer read. repo is updated to the
+// else, from a's status. The JSON patch tests the resourceVersion read and
+// the condition's place, so nothing Flux wrote since is undone; on a
+// conflict the force is retried from a newer read. a is updated to the
 // patched object's resourceVersion and conditions.
-func (r *Reconciler) removeSourceVerified(ctx context.Context, repo *ocirepos.Repository) error {
-	i := slices.IndexFunc(repo.Status.Conditions, func(c metav1.Condition) bool { return c.Type == sourcev1.SourceVerifiedCondition })
+func (r *Reconciler) removeSourceVerified(ctx context.Context, a *checker.Artifact) error {
+	i := slices.IndexFunc(a.Flux.Conditions, func(c metav1.Condition) bool { return c.Type == sourcev1.SourceVerifiedCondition })
 	if i < 0 {
 		return nil
 	}
 	path := fmt.Sprintf("/status/conditions/%d", i)
 	body, err := json.Marshal([]map[string]any{
-		{"op": "test", "path": "/metadata/resourceVersion", "value": repo.ResourceVersion},
+		{"op": "test", "path": "/metadata/resourceVersion", "value": a.Object.GetResourceVersion()},
 		{"op": "test", "path": path + "/type", "value": sourcev1.SourceVerifiedCondition},
 		{"op": "remove", "path": path},
 	})
 	if err != nil {
 		return err
 	}
-	u := ocirepos.New()
-	u.SetNamespace(repo.Namespace)
-	u.SetName(repo.Name)
+	u := target(a)
 	if err := r.Client.Status().Patch(ctx, u, client.RawPatch(types.JSONPatchType, body), client.FieldOwner(FieldOwner)); err != nil {
 		return err
 	}
-	repo.ResourceVersion = u.GetResourceVersion()
-	repo.Status.Conditions = slices.Delete(slices.Clone(repo.Status.Conditions), i, i+1)
+	a.Object.SetResourceVersion(u.GetResourceVersion())
+	a.Flux.Conditions = slices.Delete(slices.Clone(a.Flux.Conditions), i, i+1)
 	return nil
 }
 
-// annotate merges annotations into repo's ("" removes a key), guarded by
-// the resourceVersion read: a baseline recorded is exactly Flux's verdict
-// at the moment of the request. A conflict (Flux wrote meanwhile) is
-// retried on the next pass, with the newer read.
-func (r *Reconciler) annotate(ctx context.Context, repo *ocirepos.Repository, annotations map[string]string) error {
+// annotate merges annotations into a's ("" removes a key), guarded by the
+// resourceVersion read: a baseline recorded is exactly Flux's verdict at the
+// moment of the request. A conflict (Flux wrote meanwhile) is retried on the
+// next pass, with the newer read.
+func (r *Reconciler) annotate(ctx context.Context, a *checker.Artifact, annotations map[string]string) error {
 	patch := map[string]any{}
 	for k, v := range annotations {
 		if v == "" {
@@ -121,29 +120,38 @@ func (r *Reconciler) annotate(ctx context.Context, repo *ocirepos.Repository, an
 		}
 	}
 	body, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"annotations": patch, "resourceVersion": repo.ResourceVersion}})
+		"annotations": patch, "resourceVersion": a.Object.GetResourceVersion()}})
 	if err != nil {
 		return err
 	}
-	u := ocirepos.New()
-	u.SetNamespace(repo.Namespace)
-	u.SetName(repo.Name)
+	u := target(a)
 	if err := r.Patch(ctx, u, client.RawPatch(types.MergePatchType, body), client.FieldOwner(FieldOwner)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		return err
 	}
-	repo.ResourceVersion = u.GetResourceVersion()
-	if repo.Annotations == nil {
-		repo.Annotations = map[string]string{}
+	a.Object.SetResourceVersion(u.GetResourceVersion())
+	merged := maps.Clone(a.Flux.Annotations)
+	if merged == nil {
+		merged = map[string]string{}
 	}
 	for k, v := range annotations {
 		if v == "" {
-			delete(repo.Annotations, k)
+			delete(merged, k)
 		} else {
-			repo.Annotations[k] = v
+			merged[k] = v
 		}
 	}
+	a.Flux.Annotations = merged
 	return nil
+}
+
+// target is an empty object naming a, to patch.
+func target(a *checker.Artifact) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(a.Kind.GVK())
+	u.SetNamespace(a.Namespace())
+	u.SetName(a.Name())
+	return u
 }

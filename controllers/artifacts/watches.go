@@ -6,6 +6,7 @@ import (
 	"github.com/fluxcd/pkg/runtime/predicates"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,15 +18,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/checker"
 	"github.com/flux-notation/verification-operator/controllers/discovery"
+	"github.com/flux-notation/verification-operator/controllers/helmcharts"
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 	"github.com/flux-notation/verification-operator/controllers/targets"
 )
 
-// SetupWithManager wires the companion's watches. The OCIRepository watch is
-// added by discovery once the API is served: the manager must start, and
-// report ArtifactsVerified=Unknown, on clusters without Flux, and pick Flux
-// up without a restart when it is installed later.
+// SetupWithManager wires the companion's watches. The watches on Flux's
+// objects are added by discovery once their API is served: the manager must
+// start, and report ArtifactsVerified=Unknown, on clusters without Flux, and
+// pick Flux up without a restart when it is installed later.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	kick := make(chan event.TypedGenericEvent[*v1alpha1.VerificationPolicy])
 	c, err := ctrl.NewControllerManagedBy(mgr).
@@ -43,41 +46,70 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if err != nil {
 		return err
 	}
-	r.APIs.Watch(ocirepos.GVK, discovery.Handler{
-		OnServed: func(ctx context.Context) error {
-			if err := c.Watch(source.Kind(mgr.GetCache(), ocirepos.New(),
-				handler.TypedEnqueueRequestsFromMapFunc(r.policiesForRepository))); err != nil {
-				return err
-			}
-			ctrl.LoggerFrom(ctx).Info("the OCIRepository API is served: verifying governed OCIRepositories")
-			return r.kickAll(ctx, kick)
-		},
-		OnNotServed: func(ctx context.Context) error {
-			ctrl.LoggerFrom(ctx).Info("the OCIRepository API (source.toolkit.fluxcd.io/v1) is not served; artifact verification waits for it")
-			return r.kickAll(ctx, kick)
-		},
-	})
+	// Each Flux API is watched from the moment discovery finds it served.
+	watchWhenServed := func(gvk schema.GroupVersionKind, obj *unstructured.Unstructured, mapFn func(context.Context, *unstructured.Unstructured) []reconcile.Request) {
+		r.APIs.Watch(gvk, discovery.Handler{
+			OnServed: func(ctx context.Context) error {
+				if err := c.Watch(source.Kind(mgr.GetCache(), obj, handler.TypedEnqueueRequestsFromMapFunc(mapFn))); err != nil {
+					return err
+				}
+				ctrl.LoggerFrom(ctx).Info("a Flux API is served: verifying what it governs", "kind", gvk.Kind)
+				return r.kickAll(ctx, kick)
+			},
+			OnNotServed: func(ctx context.Context) error {
+				ctrl.LoggerFrom(ctx).Info("a Flux API is not served; its verification waits for it", "api", gvk.String())
+				return r.kickAll(ctx, kick)
+			},
+		})
+	}
+	watchWhenServed(ocirepos.GVK, ocirepos.New(), r.policiesForRepository)
+	watchWhenServed(helmcharts.GVK, helmcharts.New(), r.policiesForChart)
+	watchWhenServed(helmcharts.RepositoryGVK, helmcharts.NewRepository(), r.everyPolicy)
 	return nil
 }
 
 // policiesForRepository maps an OCIRepository to the policies whose Secret
-// name it verifies with; Governs narrows it down in Reconcile.
+// name it verifies with; Governed narrows it down in Reconcile.
 func (r *Reconciler) policiesForRepository(ctx context.Context, u *unstructured.Unstructured) []reconcile.Request {
 	repo, err := ocirepos.FromUnstructured(u)
 	if err != nil {
 		return nil
 	}
 	if !u.GetDeletionTimestamp().IsZero() {
-		r.forget(u.GetNamespace(), u.GetName())
+		r.forget(checker.OCIRepository, u.GetNamespace(), u.GetName())
 	}
+	return r.policiesUsing(ctx, func(name string) bool { return ocirepos.UsesSecretName(repo, name) })
+}
+
+// policiesForChart maps a HelmChart to the policies whose Secret name it
+// verifies with.
+func (r *Reconciler) policiesForChart(ctx context.Context, u *unstructured.Unstructured) []reconcile.Request {
+	chart, err := helmcharts.FromUnstructured(u)
+	if err != nil {
+		return nil
+	}
+	if !u.GetDeletionTimestamp().IsZero() {
+		r.forget(checker.HelmChart, u.GetNamespace(), u.GetName())
+	}
+	return r.policiesUsing(ctx, func(name string) bool { return helmcharts.UsesSecretName(chart, name) })
+}
+
+// everyPolicy maps a HelmRepository event to every policy: its type, URL and
+// access settings decide what its charts are verified against, and there
+// are few of them.
+func (r *Reconciler) everyPolicy(ctx context.Context, _ *unstructured.Unstructured) []reconcile.Request {
+	return r.policiesUsing(ctx, func(string) bool { return true })
+}
+
+func (r *Reconciler) policiesUsing(ctx context.Context, uses func(secretName string) bool) []reconcile.Request {
 	var list v1alpha1.VerificationPolicyList
 	if err := r.List(ctx, &list); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing VerificationPolicies for an OCIRepository event")
+		ctrl.LoggerFrom(ctx).Error(err, "listing VerificationPolicies for a Flux object event")
 		return nil
 	}
 	var reqs []reconcile.Request
 	for i := range list.Items {
-		if ocirepos.UsesSecretName(repo, list.Items[i].SecretName()) {
+		if uses(list.Items[i].SecretName()) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 		}
 	}

@@ -1,7 +1,7 @@
-// Package checker finds the Flux OCIRepositories a VerificationPolicy
-// governs and tells, for each, whether its artifact verifies with given
-// trust data: the operator's own verdict (package verify) next to Flux's
-// (package ocirepos). The artifact reconciler checks against the Secrets in
+// Package checker finds the Flux objects a VerificationPolicy governs
+// (OCIRepositories, and HelmCharts from OCI HelmRepositories) and tells, for
+// each, whether its artifact verifies with given trust data: the operator's
+// own verdict (package verify) next to Flux's (package fluxverdict). The artifact reconciler checks against the Secrets in
 // place; the rollout gates against a configuration not yet written.
 package checker
 
@@ -12,13 +12,17 @@ import (
 	"sort"
 	"time"
 
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/fluxverdict"
+	"github.com/flux-notation/verification-operator/controllers/helmcharts"
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 	"github.com/flux-notation/verification-operator/controllers/trustconfig"
 	"github.com/flux-notation/verification-operator/controllers/verify"
@@ -38,67 +42,143 @@ const (
 	Pending State = "Pending"
 )
 
-// Outcome is everything known about one governed OCIRepository.
+// Outcome is everything known about one governed artifact.
 type Outcome struct {
-	Repo  *ocirepos.Repository
-	Flux  ocirepos.FluxView
-	State State
+	Artifact *Artifact
+	Flux     fluxverdict.View
+	State    State
 	// Reason and Message explain a Failed or Pending state.
 	Reason, Message string
 	// Ours is the operator's own verification, when it ran.
 	Ours *verify.Result
 }
 
-// Key names the OCIRepository, "<namespace>/<name>".
-func (o Outcome) Key() string { return Key(o.Repo) }
-
-// Key names an OCIRepository, "<namespace>/<name>".
-func Key(r *ocirepos.Repository) string { return r.Namespace + "/" + r.Name }
-
-// Checker finds and checks governed OCIRepositories.
+// Checker finds and checks governed artifacts.
 type Checker struct {
-	// Client reads OCIRepositories from the manager's cache.
+	// Client reads Flux objects from the manager's cache.
 	Client client.Reader
 	// APIReader reads registry credentials uncached: they are not ours.
 	APIReader client.Reader
 	Verifier  *verify.Verifier
+	// Served says whether a kind's API is served (package discovery);
+	// kinds not served govern nothing.
+	Served func(Kind) bool
 }
 
-// Governed returns the policy's OCIRepositories in the targeted namespaces,
-// sorted by namespace and name. targeted is asked only when there is an
-// OCIRepository at all: on a cluster without any, working out the targeted
-// namespaces is most of the cost.
-func (c *Checker) Governed(ctx context.Context, obj *v1alpha1.VerificationPolicy, targetedNamespaces func() (map[string]bool, error)) ([]*ocirepos.Repository, error) {
-	list := ocirepos.NewList()
-	if err := c.Client.List(ctx, list); err != nil {
-		return nil, fmt.Errorf("listing OCIRepositories: %w", err)
+// Governed returns the policy's artifacts in the targeted namespaces, of
+// every kind served, sorted by kind, namespace and name. targeted is asked
+// only when there is a candidate at all: on a cluster without any, working
+// out the targeted namespaces is most of the cost.
+func (c *Checker) Governed(ctx context.Context, obj *v1alpha1.VerificationPolicy, targetedNamespaces func() (map[string]bool, error)) ([]*Artifact, error) {
+	var candidates []*Artifact
+	if c.Served(OCIRepository) {
+		found, err := c.ociRepositories(ctx, obj)
+		if err != nil {
+			return nil, err
+		}
+		candidates = append(candidates, found...)
 	}
-	if len(list.Items) == 0 {
+	if c.Served(HelmChart) {
+		found, err := c.helmCharts(ctx, obj)
+		if err != nil {
+			return nil, err
+		}
+		candidates = append(candidates, found...)
+	}
+	if len(candidates) == 0 {
 		return nil, nil
 	}
 	targeted, err := targetedNamespaces()
 	if err != nil {
 		return nil, err
 	}
-	var selector labels.Selector
-	if s := obj.Spec.OCIRepositories.Selector; s != nil {
-		if selector, err = metav1.LabelSelectorAsSelector(s); err != nil {
-			return nil, fmt.Errorf("ociRepositories.selector: %w", err)
+	selectors := map[Kind]labels.Selector{}
+	for kind, s := range map[Kind]*metav1.LabelSelector{OCIRepository: obj.Spec.OCIRepositories.Selector, HelmChart: obj.Spec.HelmCharts.Selector} {
+		if s == nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s.selector: %w", map[Kind]string{OCIRepository: "ociRepositories", HelmChart: "helmCharts"}[kind], err)
+		}
+		selectors[kind] = sel
+	}
+	var governed []*Artifact
+	for _, a := range candidates {
+		sel := selectors[a.Kind]
+		if targeted[a.Namespace()] && (sel == nil || sel.Matches(labels.Set(a.Labels()))) {
+			governed = append(governed, a)
 		}
 	}
-	var repos []*ocirepos.Repository
+	sort.Slice(governed, func(i, j int) bool { return governed[i].ID() < governed[j].ID() })
+	return governed, nil
+}
+
+// ociRepositories returns the OCIRepositories that verify with Notation
+// using the policy's Secret name.
+func (c *Checker) ociRepositories(ctx context.Context, obj *v1alpha1.VerificationPolicy) ([]*Artifact, error) {
+	list := ocirepos.NewList()
+	if err := c.Client.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing OCIRepositories: %w", err)
+	}
+	var out []*Artifact
 	for i := range list.Items {
-		repo, err := ocirepos.FromUnstructured(&list.Items[i])
+		u := &list.Items[i]
+		repo, err := ocirepos.FromUnstructured(u)
 		if err != nil {
 			log.FromContext(ctx).Error(err, "skipping an OCIRepository that does not decode")
 			continue
 		}
-		if ocirepos.Governs(obj, selector, targeted, repo) {
-			repos = append(repos, repo)
+		if ocirepos.UsesSecretName(repo, obj.SecretName()) {
+			out = append(out, fromRepository(u, repo))
 		}
 	}
-	sort.Slice(repos, func(i, j int) bool { return Key(repos[i]) < Key(repos[j]) })
-	return repos, nil
+	return out, nil
+}
+
+// helmCharts returns the HelmCharts from an OCI HelmRepository that verify
+// with Notation using the policy's Secret name.
+func (c *Checker) helmCharts(ctx context.Context, obj *v1alpha1.VerificationPolicy) ([]*Artifact, error) {
+	list := helmcharts.NewList()
+	if err := c.Client.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing HelmCharts: %w", err)
+	}
+	var charts []*helmcharts.Chart
+	var objects []*unstructured.Unstructured
+	for i := range list.Items {
+		chart, err := helmcharts.FromUnstructured(&list.Items[i])
+		if err != nil {
+			log.FromContext(ctx).Error(err, "skipping a HelmChart that does not decode")
+			continue
+		}
+		if helmcharts.UsesSecretName(chart, obj.SecretName()) && helmcharts.RepositoryName(chart) != "" {
+			charts, objects = append(charts, chart), append(objects, &list.Items[i])
+		}
+	}
+	if len(charts) == 0 {
+		return nil, nil
+	}
+	repos := helmcharts.NewRepositoryList()
+	if err := c.Client.List(ctx, repos); err != nil {
+		return nil, fmt.Errorf("listing HelmRepositories: %w", err)
+	}
+	byKey := map[string]*sourcev1.HelmRepository{}
+	for i := range repos.Items {
+		r, err := helmcharts.RepositoryFromUnstructured(&repos.Items[i])
+		if err != nil {
+			log.FromContext(ctx).Error(err, "skipping a HelmRepository that does not decode")
+			continue
+		}
+		byKey[r.Namespace+"/"+r.Name] = r
+	}
+	var out []*Artifact
+	for i, chart := range charts {
+		repo := byKey[chart.Namespace+"/"+helmcharts.RepositoryName(chart)]
+		if repo != nil && repo.Spec.Type == sourcev1.HelmRepositoryTypeOCI {
+			out = append(out, fromChart(objects[i], chart, repo))
+		}
+	}
+	return out, nil
 }
 
 // TrustFor returns the trust Secret data a namespace's OCIRepositories are
@@ -133,50 +213,46 @@ type Options struct {
 	Enabled bool
 	// MaxAge is how old a cached verdict may be (verify.Verifier.Verify).
 	MaxAge time.Duration
-	// Fresh, if set, says which repositories to verify afresh, whatever
-	// the cache holds.
-	Fresh func(*ocirepos.Repository) bool
+	// Fresh, if set, says which artifacts to verify afresh, whatever the
+	// cache holds.
+	Fresh func(*Artifact) bool
 }
 
-// Check verifies every repository against the trust data trust gives
+// Check verifies every artifact against the trust data trust gives
 // (operator-side when enabled; from Flux's report otherwise and for cloud
-// providers) and reads Flux's view of each. Outcomes are in repos' order.
-func (c *Checker) Check(ctx context.Context, obj *v1alpha1.VerificationPolicy, repos []*ocirepos.Repository, trust TrustFor, o Options) []Outcome {
-	out := make([]Outcome, len(repos))
+// providers) and reads Flux's view of each. Outcomes are in artifacts'
+// order.
+func (c *Checker) Check(ctx context.Context, obj *v1alpha1.VerificationPolicy, artifacts []*Artifact, trust TrustFor, o Options) []Outcome {
+	out := make([]Outcome, len(artifacts))
 	var (
 		reqs []verify.Request
 		idx  []int
 	)
-	for i, repo := range repos {
+	for i, a := range artifacts {
 		oc := &out[i]
-		oc.Repo = repo
-		data, digest, ok := trust(repo.Namespace)
-		oc.Flux = ocirepos.ReadFlux(repo, obj.Status.FluxFingerprint, ocirepos.LastRequest(repo, digest))
+		oc.Artifact = a
+		data, digest, ok := trust(a.Namespace())
+		oc.Flux = fluxverdict.Read(a.Flux, obj.Status.FluxFingerprint, fluxverdict.LastRequest(a.Flux, digest))
 		switch {
 		case !ok:
 			oc.State, oc.Reason = Pending, v1alpha1.ReasonTrustSecretMissing
-			oc.Message = fmt.Sprintf("Secret %s/%s is not synced by this policy yet", repo.Namespace, obj.SecretName())
-		case !o.Enabled || isCloudProvider(repo.Spec.Provider):
+			oc.Message = fmt.Sprintf("Secret %s/%s is not synced by this policy yet", a.Namespace(), obj.SecretName())
+		case !o.Enabled || a.Provider != "":
 			oc.fromFlux(o.Enabled)
 		default:
-			access, err := ocirepos.ReadAccess(ctx, c.APIReader, repo)
+			req, err := a.request(ctx, c.APIReader)
 			if err != nil {
 				oc.State, oc.Reason, oc.Message = Pending, v1alpha1.ReasonRegistryAccess, err.Error()
-				var accessErr *ocirepos.AccessError
-				if errors.As(err, &accessErr) {
+				var settings *verify.SettingsError
+				if errors.As(err, &settings) {
 					oc.State = Failed
 				}
 				continue
 			}
-			reqs = append(reqs, verify.Request{
-				URL:         repo.Spec.URL,
-				Ref:         reference(repo),
-				Revision:    revision(repo),
-				Access:      verify.Access(access),
-				TrustData:   data,
-				TrustDigest: digest,
-				NoCache:     o.Fresh != nil && o.Fresh(repo),
-			})
+			req.TrustData, req.TrustDigest = data, digest
+			req.NoCache = o.Fresh != nil && o.Fresh(a)
+			req.Kind = string(a.Kind)
+			reqs = append(reqs, req)
 			idx = append(idx, i)
 		}
 	}
@@ -215,27 +291,8 @@ func (o *Outcome) fromFlux(enabled bool) {
 	}
 	if enabled && o.State != Failed {
 		o.Reason = v1alpha1.ReasonDelegatedToFlux
-		o.Message = fmt.Sprintf("verification delegated to Flux: provider %q uses workload identity only source-controller has", o.Repo.Spec.Provider)
+		o.Message = fmt.Sprintf("verification delegated to Flux: provider %q uses workload identity only source-controller has", o.Artifact.Provider)
 	}
-}
-
-func reference(repo *ocirepos.Repository) verify.Reference {
-	if repo.Spec.Reference == nil {
-		return verify.Reference{}
-	}
-	ref := repo.Spec.Reference
-	return verify.Reference{Digest: ref.Digest, SemVer: ref.SemVer, SemverFilter: ref.SemverFilter, Tag: ref.Tag}
-}
-
-func revision(repo *ocirepos.Repository) string {
-	if repo.Status.Artifact == nil {
-		return ""
-	}
-	return repo.Status.Artifact.Revision
-}
-
-func isCloudProvider(p string) bool {
-	return p == "aws" || p == "azure" || p == "gcp"
 }
 
 // CacheTTL is how long a verdict of the policy's artifacts may be reused:

@@ -13,7 +13,7 @@ import (
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 )
 
-func repo(provider string, verified *metav1.ConditionStatus, fingerprint string) *ocirepos.Repository {
+func repo(provider string, verified *metav1.ConditionStatus, fingerprint string) *Artifact {
 	r := &ocirepos.Repository{Fingerprint: fingerprint}
 	r.Namespace, r.Name = "team", "app"
 	r.Spec.Provider = provider
@@ -21,7 +21,10 @@ func repo(provider string, verified *metav1.ConditionStatus, fingerprint string)
 	if verified != nil {
 		r.Status.Conditions = []metav1.Condition{{Type: sourcev1.SourceVerifiedCondition, Status: *verified, Reason: "x", Message: "Flux says so"}}
 	}
-	return r
+	u := ocirepos.New()
+	u.SetNamespace(r.Namespace)
+	u.SetName(r.Name)
+	return fromRepository(u, r)
 }
 
 // The outcomes that come from Flux alone (no registry, no verifier): a
@@ -35,7 +38,7 @@ func TestCheckWithoutTheVerifier(t *testing.T) {
 	missing := func(string) (map[string][]byte, string, bool) { return nil, "", false }
 	cases := []struct {
 		name    string
-		repo    *ocirepos.Repository
+		repo    *Artifact
 		trust   TrustFor
 		enabled bool
 		state   State
@@ -52,12 +55,13 @@ func TestCheckWithoutTheVerifier(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			out := (&Checker{}).Check(context.Background(), obj, []*ocirepos.Repository{tc.repo}, tc.trust, Options{Enabled: tc.enabled})
+			out := (&Checker{}).Check(context.Background(), obj, []*Artifact{tc.repo}, tc.trust, Options{Enabled: tc.enabled})
 			g.Expect(out).To(HaveLen(1))
 			g.Expect(out[0].State).To(Equal(tc.state))
 			g.Expect(out[0].Reason).To(Equal(tc.reason))
 			g.Expect(out[0].Ours).To(BeNil(), "the verifier ran")
-			g.Expect(out[0].Key()).To(Equal("team/app"))
+			g.Expect(out[0].Artifact.Key()).To(Equal("team/app"))
+			g.Expect(out[0].Artifact.ID()).To(Equal("OCIRepository/team/app"))
 		})
 	}
 }

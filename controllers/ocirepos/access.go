@@ -8,29 +8,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/flux-notation/verification-operator/controllers/verify"
 )
-
-// Access is how to reach an OCIRepository's registry, gathered the way
-// source-controller gathers it, from the OCIRepository's own namespace.
-type Access struct {
-	Insecure          bool
-	DockerConfigJSONs [][]byte
-	CAPEM             []byte
-	CertPEM           []byte
-	KeyPEM            []byte
-}
-
-// AccessError is a missing or unusable access setting: the artifact cannot
-// be checked until the user fixes it.
-type AccessError struct{ Message string }
-
-func (e *AccessError) Error() string { return e.Message }
 
 // ReadAccess reads spec.secretRef (docker config), the imagePullSecrets of
 // spec.serviceAccountName, and spec.certSecretRef (ca.crt, tls.crt, tls.key).
 // reader must be uncached: these Secrets are not ours and are never cached.
-func ReadAccess(ctx context.Context, reader client.Reader, r *Repository) (Access, error) {
-	a := Access{Insecure: r.Spec.Insecure}
+func ReadAccess(ctx context.Context, reader client.Reader, r *Repository) (verify.Access, error) {
+	a := verify.Access{Insecure: r.Spec.Insecure}
 	ns := r.Namespace
 	if r.Spec.SecretRef != nil {
 		cfg, err := dockerConfig(ctx, reader, ns, r.Spec.SecretRef.Name, "spec.secretRef")
@@ -60,7 +46,7 @@ func ReadAccess(ctx context.Context, reader client.Reader, r *Repository) (Acces
 		}
 		a.CAPEM, a.CertPEM, a.KeyPEM = s.Data["ca.crt"], s.Data["tls.crt"], s.Data["tls.key"]
 		if (len(a.CertPEM) == 0) != (len(a.KeyPEM) == 0) {
-			return a, &AccessError{fmt.Sprintf("Secret %s/%s (spec.certSecretRef) must hold both tls.crt and tls.key, or neither", ns, name)}
+			return a, &verify.SettingsError{Message: fmt.Sprintf("Secret %s/%s (spec.certSecretRef) must hold both tls.crt and tls.key, or neither", ns, name)}
 		}
 	}
 	return a, nil
@@ -74,12 +60,12 @@ func dockerConfig(ctx context.Context, reader client.Reader, ns, name, field str
 	if cfg, ok := s.Data[corev1.DockerConfigJsonKey]; ok {
 		return cfg, nil
 	}
-	return nil, &AccessError{fmt.Sprintf("Secret %s/%s (%s) has no %s key", ns, name, field, corev1.DockerConfigJsonKey)}
+	return nil, &verify.SettingsError{Message: fmt.Sprintf("Secret %s/%s (%s) has no %s key", ns, name, field, corev1.DockerConfigJsonKey)}
 }
 
 func notFoundAsAccessError(err error, format string, args ...any) error {
 	if apierrors.IsNotFound(err) {
-		return &AccessError{fmt.Sprintf(format, args...) + " not found"}
+		return &verify.SettingsError{Message: fmt.Sprintf(format, args...) + " not found"}
 	}
 	return fmt.Errorf(format+": %w", append(args, err)...)
 }

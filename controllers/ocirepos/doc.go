@@ -1,7 +1,7 @@
 // Package ocirepos knows Flux OCIRepositories from the operator's side:
-// which ones a VerificationPolicy governs, what Flux says about their
-// verification (and whether that is stale), and how to reach their registry
-// with the OCIRepository's own access settings.
+// which ones a VerificationPolicy governs, the view of their status that
+// package fluxverdict judges, and how to reach their registry with the
+// OCIRepository's own access settings.
 //
 // OCIRepositories are handled as unstructured objects and converted to the
 // Flux API module's types: newer source-controllers add fields (for example

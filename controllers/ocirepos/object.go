@@ -7,6 +7,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/flux-notation/verification-operator/controllers/fluxverdict"
 )
 
 // GVK is the OCIRepository API version this operator reads: source-controller
@@ -48,4 +50,16 @@ func FromUnstructured(u *unstructured.Unstructured) (*Repository, error) {
 	}
 	r.Fingerprint, _, _ = unstructured.NestedString(u.Object, "status", "sourceVerificationFingerprint")
 	return r, nil
+}
+
+// Flux is the view fluxverdict judges: Flux verifies an OCIRepository only
+// when its revision or generation changed, or its last verification failed.
+func (r *Repository) Flux() fluxverdict.Source {
+	return fluxverdict.Source{
+		Annotations:            r.Annotations,
+		Conditions:             r.Status.Conditions,
+		Generation:             r.Generation,
+		LastHandledReconcileAt: r.Status.LastHandledReconcileAt,
+		Fingerprint:            r.Fingerprint,
+	}
 }

@@ -3,11 +3,13 @@ package verificationpolicy
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // finish is the one place that settles how a pass ended: Reconciling,
@@ -28,6 +30,11 @@ import (
 // Stalled is removed unless the pass stalled.
 func (r *Reconciler) finish(ctx context.Context, p *pass, err error) (ctrl.Result, error) {
 	obj := p.obj
+	if apierrors.IsConflict(err) {
+		// The policy changed since it was read (the read may also have been
+		// a stale copy from the cache): redo the pass from a fresh read.
+		return r.redo(ctx)
+	}
 	if p.end == suspended && err == nil {
 		return r.writeStatus(ctx, p, ctrl.Result{}, nil)
 	}
@@ -62,9 +69,24 @@ func (r *Reconciler) finish(ctx context.Context, p *pass, err error) (ctrl.Resul
 }
 
 func (r *Reconciler) writeStatus(ctx context.Context, p *pass, result ctrl.Result, err error) (ctrl.Result, error) {
-	if werr := r.Status.Patch(ctx, p.before, p.obj); werr != nil && !apierrors.IsNotFound(werr) {
+	werr := r.Status.Patch(ctx, p.before, p.obj)
+	switch {
+	case apierrors.IsConflict(werr):
+		return r.redo(ctx)
+	case werr != nil && !apierrors.IsNotFound(werr):
 		return ctrl.Result{}, errors.Join(err, werr)
 	}
 	p.before = p.obj.DeepCopy()
 	return result, err
+}
+
+// conflictRetry is how soon a pass whose status write conflicted is redone.
+const conflictRetry = 200 * time.Millisecond
+
+// redo schedules the pass again, from a fresh read, without writing the
+// status it computed: the sync's status carries rollout progress forward,
+// so it is never merged onto a version it was not computed from.
+func (r *Reconciler) redo(ctx context.Context) (ctrl.Result, error) {
+	log.FromContext(ctx).V(1).Info("the policy changed since it was read; redoing the pass")
+	return ctrl.Result{RequeueAfter: conflictRetry}, nil
 }

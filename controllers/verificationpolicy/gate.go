@@ -11,9 +11,7 @@ import (
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/checker"
-	"github.com/flux-notation/verification-operator/controllers/discovery"
 	"github.com/flux-notation/verification-operator/controllers/internal/text"
-	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 	"github.com/flux-notation/verification-operator/controllers/rollout"
 	"github.com/flux-notation/verification-operator/controllers/targets"
 )
@@ -64,9 +62,9 @@ func (r *Reconciler) gateRollout(ctx context.Context, p *pass) (bool, error) {
 	if obj.Status.Rollout != nil && obj.Status.Rollout.StableDigest != "" {
 		stable = obj.Status.Rollout.StableDigest
 	}
-	if rendered.TrustDigest != stable && r.APIs.State(ocirepos.GVK) == discovery.Unknown {
+	if rendered.TrustDigest != stable && checker.AnyUnknown(r.APIs) {
 		conditions.MarkReconciling(obj, v1alpha1.ReasonWaitingForAPIDiscovery,
-			"waiting to learn whether the OCIRepository API is served before gating trust configuration %s", text.ShortDigest(rendered.TrustDigest))
+			"waiting to learn whether Flux's OCIRepository and HelmChart APIs are served before gating trust configuration %s", text.ShortDigest(rendered.TrustDigest))
 		p.end = waiting
 		p.requeueAfter(discoveryRecheck)
 		return true, nil
@@ -87,7 +85,7 @@ func (r *Reconciler) gateRollout(ctx context.Context, p *pass) (bool, error) {
 				return true, err
 			}
 			if len(regressions) > 0 {
-				msg := fmt.Sprintf("preflight: %d OCIRepositories that verify today would fail with trust configuration %s: %s; nothing was written (set the annotation %s: %s to roll out anyway)",
+				msg := fmt.Sprintf("preflight: %d artifacts that verify today would fail with trust configuration %s: %s; nothing was written (set the annotation %s: %s to roll out anyway)",
 					len(regressions), text.ShortDigest(rendered.TrustDigest), text.Join(regressions, 10, "; ", ""), v1alpha1.ForceRolloutAnnotation, rendered.TrustDigest)
 				if st.Preflight != v1alpha1.PreflightFailed || conditions.GetMessage(obj, v1alpha1.RolloutHeldCondition) != msg {
 					r.EventRecorder.Event(obj, corev1.EventTypeWarning, v1alpha1.ReasonPreflightFailed, msg)
@@ -160,13 +158,10 @@ func (r *Reconciler) planStages(ctx context.Context, p *pass, st *v1alpha1.Rollo
 	return nil
 }
 
-// preflight returns the governed OCIRepositories that verify with the
+// preflight returns the governed artifacts that verify with the
 // configuration in place today but would fail with the rendered one.
 func (r *Reconciler) preflight(ctx context.Context, p *pass, recheck bool) ([]string, error) {
-	if r.APIs.State(ocirepos.GVK) != discovery.Served {
-		return nil, nil // nothing can be governed
-	}
-	repos, err := p.governedRepos(ctx, r)
+	repos, err := p.governedArtifacts(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +175,17 @@ func (r *Reconciler) preflight(ctx context.Context, p *pass, recheck bool) ([]st
 	var regressions []string
 	for i := range repos {
 		if today[i].State == checker.Verified && tomorrow[i].State == checker.Failed {
-			regressions = append(regressions, fmt.Sprintf("%s: %s", checker.Key(repos[i]), tomorrow[i].Reason))
+			regressions = append(regressions, fmt.Sprintf("%s: %s", describe(repos[i]), tomorrow[i].Reason))
 		}
 	}
 	return regressions, nil
+}
+
+// describe names an artifact in gate messages: OCIRepositories as
+// "<namespace>/<name>", as they always were, other kinds with their kind.
+func describe(a *checker.Artifact) string {
+	if a.Kind == checker.OCIRepository {
+		return a.Key()
+	}
+	return string(a.Kind) + " " + a.Key()
 }

@@ -7,8 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/checker"
 	"github.com/flux-notation/verification-operator/controllers/internal/text"
-	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 	"github.com/flux-notation/verification-operator/controllers/targets"
 	"github.com/flux-notation/verification-operator/controllers/trustconfig"
 )
@@ -32,7 +32,7 @@ type pass struct {
 	report   syncReport
 	pruneErr error
 
-	governed     []*ocirepos.Repository
+	governed     []*checker.Artifact
 	governedRead bool
 
 	// How the pass ended (see finish).
@@ -68,10 +68,10 @@ func (p *pass) requeueAfter(d time.Duration) {
 	}
 }
 
-// governedRepos returns the policy's OCIRepositories in the targeted
+// governedArtifacts returns the policy's artifacts in the targeted
 // namespaces, read once per pass (the preflight and the stage gate share
 // them).
-func (p *pass) governedRepos(ctx context.Context, r *Reconciler) ([]*ocirepos.Repository, error) {
+func (p *pass) governedArtifacts(ctx context.Context, r *Reconciler) ([]*checker.Artifact, error) {
 	if p.governedRead {
 		return p.governed, nil
 	}

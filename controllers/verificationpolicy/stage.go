@@ -12,9 +12,7 @@ import (
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/checker"
-	"github.com/flux-notation/verification-operator/controllers/discovery"
 	"github.com/flux-notation/verification-operator/controllers/internal/text"
-	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 	"github.com/flux-notation/verification-operator/controllers/rollout"
 )
 
@@ -68,16 +66,16 @@ func (r *Reconciler) checkStage(ctx context.Context, p *pass) (time.Duration, er
 	// earlier stages were accepted when those were forced.
 	var forcedHere []string
 	here := text.Set(plan.stages[cur].Namespaces)
-	if r.APIs.State(ocirepos.GVK) == discovery.Served {
-		repos, err := p.governedRepos(ctx, r)
+	{
+		repos, err := p.governedArtifacts(ctx, r)
 		if err != nil {
 			return 0, err
 		}
 		inScope := text.Set(plan.desired)
-		var scoped []*ocirepos.Repository
-		for _, repo := range repos {
-			if inScope[repo.Namespace] {
-				scoped = append(scoped, repo)
+		var scoped []*checker.Artifact
+		for _, a := range repos {
+			if inScope[a.Namespace()] {
+				scoped = append(scoped, a)
 			}
 		}
 		o := checker.Options{Enabled: true, MaxAge: checker.CacheTTL(obj)}
@@ -85,19 +83,19 @@ func (r *Reconciler) checkStage(ctx context.Context, p *pass) (time.Duration, er
 			o.MaxAge = r.RolloutRecheckInterval
 		}
 		for _, oc := range r.Checker.Check(ctx, obj, scoped, checker.Rendered(p.rendered), o) {
-			fluxFailed := oc.Repo.Fingerprint == p.rendered.FluxFingerprint && oc.Flux.Condition != nil && oc.Flux.Condition.Status == metav1.ConditionFalse
+			fluxFailed := oc.Artifact.Fingerprint() == p.rendered.FluxFingerprint && oc.Flux.Condition != nil && oc.Flux.Condition.Status == metav1.ConditionFalse
 			switch {
 			case oc.State == checker.Failed || fluxFailed:
 				reason := oc.Reason
 				if fluxFailed && oc.State != checker.Failed {
 					reason = v1alpha1.ReasonFluxFailed
 				}
-				failures = append(failures, fmt.Sprintf("%s: %s", oc.Key(), reason))
-				if here[oc.Repo.Namespace] {
-					forcedHere = append(forcedHere, fmt.Sprintf("%s: %s", oc.Key(), reason))
+				failures = append(failures, fmt.Sprintf("%s: %s", describe(oc.Artifact), reason))
+				if here[oc.Artifact.Namespace()] {
+					forcedHere = append(forcedHere, fmt.Sprintf("%s: %s", describe(oc.Artifact), reason))
 				}
 			case oc.State == checker.Pending:
-				pending = append(pending, oc.Key())
+				pending = append(pending, describe(oc.Artifact))
 			}
 		}
 	}
@@ -113,21 +111,21 @@ func (r *Reconciler) checkStage(ctx context.Context, p *pass) (time.Duration, er
 		conditions.MarkTrue(obj, v1alpha1.RolloutHeldCondition, v1alpha1.ReasonStageFailed, "%s", msg)
 		return r.RolloutRecheckInterval, nil
 	case len(pending) > 0:
-		st.Stages[cur].Message = fmt.Sprintf("waiting for %d OCIRepositories to be verified: %s", len(pending), text.Join(pending, 10, "; ", ""))
+		st.Stages[cur].Message = fmt.Sprintf("waiting for %d artifacts to be verified: %s", len(pending), text.Join(pending, 10, "; ", ""))
 		return r.RolloutRecheckInterval, nil
 	}
 	conditions.Delete(obj, v1alpha1.RolloutHeldCondition)
 	if len(forcedHere) > 0 {
 		// Forced through: done, but not Verified, and the failures stay in
 		// the stage's message.
-		msg := fmt.Sprintf("forced by the %s annotation despite %d failing OCIRepositories: %s",
+		msg := fmt.Sprintf("forced by the %s annotation despite %d failing artifacts: %s",
 			v1alpha1.ForceRolloutAnnotation, len(forcedHere), text.Join(forcedHere, 10, "; ", ""))
 		rollout.MarkForced(st, cur, r.Now(), msg)
 		r.EventRecorder.Eventf(obj, corev1.EventTypeWarning, v1alpha1.ReasonStageForced, "stage %q (%d/%d) %s",
 			name, cur+1, len(plan.stages), msg)
 		return time.Millisecond, nil
 	}
-	rollout.MarkVerified(st, cur, r.Now(), "every governed OCIRepository verifies")
+	rollout.MarkVerified(st, cur, r.Now(), "every governed artifact verifies")
 	r.EventRecorder.Eventf(obj, corev1.EventTypeNormal, "StageVerified", "stage %q (%d/%d) verified with trust configuration %s",
 		name, cur+1, len(plan.stages), text.ShortDigest(st.DesiredDigest))
 	// Move on to the next stage at once.

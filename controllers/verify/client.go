@@ -72,9 +72,14 @@ func newRegistryClient(repoName name.Repository, access Access, o Options) (*reg
 		c := cred.credential()
 		client.Credential = func(context.Context, string) (auth.Credential, error) { return c, nil }
 	}
+	secrets := kr.secrets()
+	if b := access.BasicAuth; b != nil {
+		c := auth.Credential{Username: b.Username, Password: b.Password}
+		client.Credential = func(context.Context, string) (auth.Credential, error) { return c, nil }
+		secrets = append(secrets, b.Password)
+	}
 	repo.Client = client
 
-	secrets := kr.secrets()
 	if len(access.KeyPEM) > 0 {
 		secrets = append(secrets, string(access.KeyPEM))
 	}

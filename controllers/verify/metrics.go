@@ -29,8 +29,8 @@ func verifierMetrics() *metricSet {
 		sharedSet = &metricSet{
 			verifications: register(prometheus.NewCounterVec(prometheus.CounterOpts{
 				Name: "verification_operator_artifact_verifications_total",
-				Help: "Artifact signature verifications by outcome (Verified, Failed, Ignored, Unavailable) and reason, cache hits included.",
-			}, []string{"outcome", "reason"})),
+				Help: "Artifact signature verifications by kind (OCIRepository, HelmChart), outcome (Verified, Failed, Ignored, Unavailable) and reason, cache hits included.",
+			}, []string{"kind", "outcome", "reason"})),
 			duration: register(prometheus.NewHistogramVec(prometheus.HistogramOpts{
 				Name:    "verification_operator_artifact_verification_duration_seconds",
 				Help:    "Time to verify an artifact's signatures, registry round-trips included; cache hits excluded.",
@@ -61,8 +61,8 @@ func register[T prometheus.Collector](c T) T {
 	return c
 }
 
-func (m *metricSet) observe(r Result, elapsed time.Duration) {
-	m.verifications.WithLabelValues(string(r.Outcome), r.Reason).Inc()
+func (m *metricSet) observe(kind string, r Result, elapsed time.Duration) {
+	m.verifications.WithLabelValues(kind, string(r.Outcome), r.Reason).Inc()
 	if r.CacheHit {
 		m.cacheHits.Inc()
 		return

@@ -21,11 +21,11 @@ func TestMetricsAreRegisteredOnceAndCount(t *testing.T) {
 	}))
 	g.Expect(again).To(BeIdenticalTo(m.cacheHits))
 
-	before := counterValue(m.verifications.WithLabelValues(string(Failed), ReasonUntrustedSigner))
+	before := counterValue(m.verifications.WithLabelValues("HelmChart", string(Failed), ReasonUntrustedSigner))
 	hits := counterValue(m.cacheHits)
-	m.observe(Result{Outcome: Failed, Reason: ReasonUntrustedSigner}, 0)
-	m.observe(Result{Outcome: Failed, Reason: ReasonUntrustedSigner, CacheHit: true}, 0)
-	g.Expect(counterValue(m.verifications.WithLabelValues(string(Failed), ReasonUntrustedSigner))).To(Equal(before + 2))
+	m.observe("HelmChart", Result{Outcome: Failed, Reason: ReasonUntrustedSigner}, 0)
+	m.observe("HelmChart", Result{Outcome: Failed, Reason: ReasonUntrustedSigner, CacheHit: true}, 0)
+	g.Expect(counterValue(m.verifications.WithLabelValues("HelmChart", string(Failed), ReasonUntrustedSigner))).To(Equal(before + 2))
 	g.Expect(counterValue(m.cacheHits)).To(Equal(hits + 1))
 
 	families, err := metrics.Registry.Gather()

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/registry/remote"
 )
@@ -44,9 +45,15 @@ func staticDigest(ref Reference) (digest.Digest, bool, error) {
 // source-controller's getArtifactRef and getRevision do: semver over the
 // repository's tags, else the tag, else "latest"; the tag is then resolved
 // to a manifest digest. It returns the digest and the tag it came from.
-func resolveRef(ctx context.Context, repo *remote.Repository, ref Reference) (digest.Digest, string, error) {
+func resolveRef(ctx context.Context, repo *remote.Repository, repoName name.Repository, ref Reference) (digest.Digest, string, error) {
 	tag := ref.Tag
 	switch {
+	case ref.Chart:
+		t, err := chartTag(ctx, repo, repoName, ref.ChartVersion)
+		if err != nil {
+			return "", "", err
+		}
+		tag = t
 	case ref.SemVer != "":
 		t, err := tagBySemver(ctx, repo, ref.SemVer, ref.SemverFilter)
 		if err != nil {
@@ -111,4 +118,81 @@ func parseVersion(tag string) (*semver.Version, error) {
 		return nil, err
 	}
 	return semver.NewVersion(tag)
+}
+
+// chartTag resolves a HelmChart's version as source-controller's
+// OCIChartRepository does (getChartVersion), and returns the tag it pushes
+// and pulls, "+" written "_" as helm push does. Flux verifies the chart
+// through go-containerregistry's reference of "<repository>:<version>",
+// with the "+" kept, which refuses build metadata: such a version fails
+// verification in Flux, and here with the same error.
+func chartTag(ctx context.Context, repo *remote.Repository, repoName name.Repository, ver string) (string, error) {
+	if _, err := fluxVersion(ver); err != nil {
+		if ver, err = chartVersionByConstraint(ctx, repo, ver); err != nil {
+			return "", err
+		}
+	}
+	if _, err := name.ParseReference(repoName.Name() + ":" + ver); err != nil {
+		return "", &resolveError{fmt.Errorf("invalid chart reference: %w", err)}
+	}
+	return strings.ReplaceAll(ver, "+", "_"), nil
+}
+
+// chartVersionByConstraint picks, among the repository's tags that are
+// strict SemVer once "_" is read as "+" (Helm's registry client), the one
+// equal to ver, else the highest satisfying ver as a constraint ("" or "*":
+// the highest stable version).
+func chartVersionByConstraint(ctx context.Context, repo *remote.Repository, ver string) (string, error) {
+	var versions []string
+	err := repo.Tags(ctx, "", func(tags []string) error {
+		for _, t := range tags {
+			v := strings.ReplaceAll(t, "_", "+")
+			if _, err := semver.StrictNewVersion(v); err == nil {
+				versions = append(versions, v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(versions) == 0 {
+		return "", &notFoundError{msg: "unable to locate any tags in provided repository"}
+	}
+	if ver != "" {
+		for _, v := range versions {
+			if v == ver {
+				return v, nil
+			}
+		}
+	}
+	exp := ver
+	if exp == "" {
+		exp = "*"
+	}
+	constraint, err := semver.NewConstraint(exp)
+	if err != nil {
+		return "", &resolveError{fmt.Errorf("invalid chart version constraint '%s': %w", ver, err)}
+	}
+	var matching []*semver.Version
+	for _, v := range versions {
+		sv, err := fluxVersion(v)
+		if err == nil && constraint.Check(sv) {
+			matching = append(matching, sv)
+		}
+	}
+	if len(matching) == 0 {
+		return "", &notFoundError{msg: fmt.Sprintf("could not locate a version matching provided version string %s", ver)}
+	}
+	sort.Sort(sort.Reverse(semver.Collection(matching)))
+	return matching[0].Original(), nil
+}
+
+// fluxVersion is fluxcd/pkg/version.ParseVersion: three dot-separated
+// parts, then Masterminds' (lenient) parsing.
+func fluxVersion(v string) (*semver.Version, error) {
+	if len(strings.SplitN(v, ".", 3)) != 3 {
+		return nil, semver.ErrInvalidSemVer
+	}
+	return semver.NewVersion(v)
 }

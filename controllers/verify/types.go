@@ -2,10 +2,21 @@ package verify
 
 import "time"
 
-// Reference is an OCIRepository's spec.ref. Flux's precedence applies:
-// Digest, then SemVer (filtered by SemverFilter), then Tag, then "latest".
+// Reference says which artifact of the repository to verify.
+//
+// For an OCIRepository it is spec.ref, with Flux's precedence: Digest, then
+// SemVer (filtered by SemverFilter), then Tag, then "latest".
+//
+// For a HelmChart from an OCI HelmRepository, ChartVersion is set instead,
+// resolved as source-controller resolves a chart version there: a version
+// that parses as SemVer is used as it is; anything else is a constraint
+// ("" or "*": the latest stable version) over the repository's SemVer tags
+// read as Helm writes them ("_" for "+"), an exact tag winning.
 type Reference struct {
 	Digest, SemVer, SemverFilter, Tag string
+	// Chart marks a HelmChart reference; ChartVersion is its version.
+	Chart        bool
+	ChartVersion string
 }
 
 // Access is how the OCIRepository reaches its registry.
@@ -18,6 +29,15 @@ type Access struct {
 	// CAPEM, CertPEM and KeyPEM are ca.crt, tls.crt and tls.key of
 	// spec.certSecretRef. The CA is added to the system roots, as Flux does.
 	CAPEM, CertPEM, KeyPEM []byte
+	// BasicAuth, when set, is the one credential for the repository's
+	// registry (a HelmRepository's spec.secretRef); it takes the place of
+	// DockerConfigJSONs.
+	BasicAuth *BasicAuth
+}
+
+// BasicAuth is a username and password.
+type BasicAuth struct {
+	Username, Password string
 }
 
 // Request is one artifact to verify.
@@ -40,6 +60,8 @@ type Request struct {
 	// NoCache verifies afresh, whatever the cache holds (a user asked for a
 	// fresh verdict); the result is cached as usual.
 	NoCache bool
+	// Kind labels the verification in metrics (OCIRepository, HelmChart).
+	Kind string
 }
 
 // Result is what Verify concluded.
@@ -70,3 +92,11 @@ type Result struct {
 	// the cached verification ran).
 	CheckedAt time.Time
 }
+
+// SettingsError is an access setting of the artifact's (a pull secret, a
+// TLS Secret, a service account) that is missing or cannot be used: the
+// artifact cannot be checked until the user fixes it. Message never quotes
+// a credential.
+type SettingsError struct{ Message string }
+
+func (e *SettingsError) Error() string { return e.Message }

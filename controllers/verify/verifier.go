@@ -65,7 +65,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request, maxAge time.Duration
 		maxAge = 0
 	}
 	res := v.verify(ctx, req, maxAge)
-	v.metrics.observe(res, time.Since(start))
+	v.metrics.observe(req.Kind, res, time.Since(start))
 	return res
 }
 
@@ -197,7 +197,7 @@ func (v *Verifier) verifyShared(ctx context.Context, j *job, key cacheKey, dgst 
 // slot.
 func (v *Verifier) resolveAndVerify(ctx context.Context, j *job, maxAge time.Duration) Result {
 	return v.withRegistry(ctx, j, func(ctx context.Context, c *registryClient) verdict {
-		dgst, tag, err := resolveRef(ctx, c.repo, j.req.Ref)
+		dgst, tag, err := resolveRef(ctx, c.repo, j.repo, j.req.Ref)
 		if err != nil {
 			return classifyResolveError(err)
 		}
@@ -314,6 +314,9 @@ func accessDigest(a Access) string {
 	}
 	for _, b := range [][]byte{a.CAPEM, a.CertPEM, a.KeyPEM} {
 		fmt.Fprintf(h, "%d\x00%s\x00", len(b), b)
+	}
+	if b := a.BasicAuth; b != nil {
+		fmt.Fprintf(h, "basic\x00%d\x00%s\x00%d\x00%s\x00", len(b.Username), b.Username, len(b.Password), b.Password)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

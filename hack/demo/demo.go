@@ -27,8 +27,11 @@ const (
 
 var (
 	// teams are labelled and get the Secret; sandbox is not and does not.
-	teams   = []string{"team-a", "team-b", "team-c"}
-	sandbox = "sandbox"
+	// team-d deploys an OCI Helm chart (a HelmChart), the others an
+	// OCIRepository.
+	teams     = []string{"team-a", "team-b", "team-c", "team-d"}
+	chartTeam = "team-d"
+	sandbox   = "sandbox"
 )
 
 // stepTimeout bounds every wait of a step; a healthy step takes seconds.
@@ -114,7 +117,7 @@ func (d *demo) steps() []step {
 		{"pushing one artifact per team, signed with notation-go", d.pushArtifacts},
 		{"starting bin/manager as its own process, as the operator's ServiceAccount", d.startManager},
 		{fmt.Sprintf("creating VerificationPolicy %s: trust G1, target %s=true", policyName, verifyLabel), d.createPolicy},
-		{fmt.Sprintf("creating OCIRepository %q in each team namespace (verify: notation, secretRef %s); Flux and the operator each verify", ociRepositoryName, v1alpha1.DefaultSecretName), d.createOCIRepositories},
+		{fmt.Sprintf("creating OCIRepository %q in team-a, b and c, and HelmChart %q from an OCI HelmRepository in %s (verify: notation, secretRef %s); Flux and the operator each verify", ociRepositoryName, ociRepositoryName, chartTeam, v1alpha1.DefaultSecretName), d.createOCIRepositories},
 		{"rotating the CA to G2: the new trust configuration reaches every namespace and the verdicts change", d.rotateCA},
 		{fmt.Sprintf("kubectl vpol status %s: the same story from the command line (bin/kubectl-vpol)", policyName), d.showCLIStatus},
 		{"summary", d.summary},

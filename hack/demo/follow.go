@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/helmcharts"
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 )
 
@@ -24,6 +25,7 @@ func (t *table) follow(ctx context.Context, d *demo, g goal) (snapshot, error) {
 	go notify(ctx, d.k8s, changed, &v1alpha1.VerificationPolicyList{}, client.MatchingFields{"metadata.name": t.policy})
 	go notify(ctx, d.k8s, changed, &corev1.SecretList{}, client.MatchingLabels{v1alpha1.PolicyLabel: t.policy})
 	go notify(ctx, d.k8s, changed, ocirepos.NewList())
+	go notify(ctx, d.k8s, changed, helmcharts.NewList())
 
 	d.printf("%s\n", t.header())
 	var last string
@@ -39,7 +41,7 @@ func (t *table) follow(ctx context.Context, d *demo, g goal) (snapshot, error) {
 		if g.reached(snap) {
 			if g.artifacts {
 				for _, team := range teams {
-					d.printf("    %-12s the operator: %-28s Flux: %s\n", team+"/"+ociRepositoryName, snap.verdict(team), snap.flux[team])
+					d.printf("    %-12s %-14s the operator: %-28s Flux: %s\n", team+"/"+ociRepositoryName, kindOf(team), snap.verdict(team), snap.flux[team])
 				}
 				d.printf("    %s\n", snap.verdicts)
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,10 @@ func (d *demo) createCAs(context.Context) error {
 func (d *demo) createPolicy(ctx context.Context) error {
 	var scopes []string
 	for _, team := range teams {
+		if team == chartTeam {
+			scopes = append(scopes, d.chartRepository()+"/"+ociRepositoryName)
+			continue
+		}
 		scopes = append(scopes, d.repository(team))
 	}
 	p := &v1alpha1.VerificationPolicy{
@@ -74,7 +79,7 @@ func (d *demo) rotateCA(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	snap, err := d.table.follow(ctx, d, goal{replaces: d.before.digest, artifacts: true, verified: teams[1]})
+	snap, err := d.table.follow(ctx, d, goal{replaces: d.before.digest, artifacts: true, verified: []string{teams[1]}})
 	d.after, d.rotation = snap, time.Since(start)
 	return err
 }
@@ -89,7 +94,7 @@ func (d *demo) rotateCA(ctx context.Context) error {
 type goal struct {
 	replaces  string
 	artifacts bool
-	verified  string
+	verified  []string
 }
 
 func (g goal) reached(s snapshot) bool {
@@ -108,7 +113,7 @@ func (g goal) reached(s snapshot) bool {
 		return false
 	}
 	for _, team := range teams {
-		if (s.verdict(team) == "Verified") != (team == g.verified) || !s.flux[team].settled {
+		if (s.verdict(team) == "Verified") != slices.Contains(g.verified, team) || !s.flux[team].settled {
 			return false
 		}
 	}
@@ -119,7 +124,7 @@ func (g goal) String() string {
 	if !g.artifacts {
 		return fmt.Sprintf("one trust digest in %s", strings.Join(teams, ", "))
 	}
-	return fmt.Sprintf("one trust digest in %s, with only %s/%s verified, and Flux's verdicts", strings.Join(teams, ", "), g.verified, ociRepositoryName)
+	return fmt.Sprintf("one trust digest in %s, with only %s verified, and Flux's verdicts", strings.Join(teams, ", "), strings.Join(g.verified, " and "))
 }
 
 func (d *demo) summary(context.Context) error {
@@ -128,7 +133,7 @@ func (d *demo) summary(context.Context) error {
 	d.printf("    rotating G1 to G2 moved every namespace from %s to %s and changed the verdicts, in %s:\n",
 		short(d.before.digest), short(d.after.digest), d.rotation.Round(10*time.Millisecond))
 	for _, team := range teams {
-		d.printf("      %s/%s: the operator: %s; Flux: %s\n", team, ociRepositoryName,
+		d.printf("      %s/%s (%s): the operator: %s; Flux: %s\n", team, ociRepositoryName, kindOf(team),
 			change(d.before.verdict(team), d.after.verdict(team)), change(d.before.flux[team].String(), d.after.flux[team].String()))
 	}
 	d.printf("    the manager ran as %s, with only the RBAC config/default ships\n", d.install.User())

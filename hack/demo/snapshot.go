@@ -13,6 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/controllers/fluxverdict"
+	"github.com/flux-notation/verification-operator/controllers/helmcharts"
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 )
 
@@ -26,9 +28,9 @@ type snapshot struct {
 	secrets   map[string]string
 	artifacts bool   // the companion reconciler has reported (ArtifactsVerified is set)
 	verdicts  string // ArtifactsVerified's status, reason and message
-	counts    v1alpha1.OCIRepositoryCounts
-	issues    map[string]v1alpha1.OCIRepositoryIssue // by namespace
-	flux      map[string]fluxVerdict                 // Flux's own report, by namespace
+	counts    v1alpha1.ArtifactCounts
+	issues    map[string]v1alpha1.ArtifactIssue // by namespace
+	flux      map[string]fluxVerdict            // Flux's own report, by namespace
 }
 
 // fluxVerdict is what Flux's source-controller reports on a team's
@@ -36,7 +38,7 @@ type snapshot struct {
 type fluxVerdict struct {
 	exists    bool
 	condition *metav1.Condition // SourceVerified
-	view      ocirepos.FluxView
+	view      fluxverdict.View
 	// settled: Flux has verified, and has handled the operator's last
 	// reconcile request, if there was one for the current digest.
 	settled bool
@@ -86,7 +88,7 @@ func (s snapshot) verdict(team string) string {
 
 // readSnapshot reads the policy and its Secrets from the API server.
 func readSnapshot(ctx context.Context, c client.Client, policy string) (snapshot, error) {
-	snap := snapshot{secrets: map[string]string{}, issues: map[string]v1alpha1.OCIRepositoryIssue{}, flux: map[string]fluxVerdict{}}
+	snap := snapshot{secrets: map[string]string{}, issues: map[string]v1alpha1.ArtifactIssue{}, flux: map[string]fluxVerdict{}}
 	p := &v1alpha1.VerificationPolicy{}
 	if err := c.Get(ctx, client.ObjectKey{Name: policy}, p); err != nil {
 		return snap, err
@@ -101,8 +103,8 @@ func readSnapshot(ctx context.Context, c client.Client, policy string) (snapshot
 		snap.artifacts = true
 		snap.verdicts = fmt.Sprintf("%s=%s, %s: %s", c.Type, c.Status, c.Reason, c.Message)
 	}
-	snap.counts = p.Status.OCIRepositories
-	for _, issue := range p.Status.OCIRepositoryIssues {
+	snap.counts = p.Status.Artifacts
+	for _, issue := range p.Status.ArtifactIssues {
 		snap.issues[issue.Namespace] = issue
 	}
 
@@ -114,25 +116,20 @@ func readSnapshot(ctx context.Context, c client.Client, policy string) (snapshot
 		snap.secrets[s.Namespace] = s.Annotations[v1alpha1.TrustDigestAnnotation]
 	}
 	for _, team := range teams {
-		u := ocirepos.New()
-		err := c.Get(ctx, client.ObjectKey{Namespace: team, Name: ociRepositoryName}, u)
+		src, handled, err := readFluxObject(ctx, c, team)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return snap, err
 		}
-		repo, err := ocirepos.FromUnstructured(u)
-		if err != nil {
-			return snap, err
-		}
-		req := ocirepos.LastRequest(repo, snap.secrets[team])
-		view := ocirepos.ReadFlux(repo, p.Status.FluxFingerprint, req)
+		req := fluxverdict.LastRequest(src, snap.secrets[team])
+		view := fluxverdict.Read(src, p.Status.FluxFingerprint, req)
 		snap.flux[team] = fluxVerdict{
 			exists:    true,
 			condition: view.Condition,
 			view:      view,
-			settled:   view.Condition != nil && (req.At.IsZero() || repo.Status.LastHandledReconcileAt == req.Token),
+			settled:   view.Condition != nil && (req.At.IsZero() || handled == req.Token),
 		}
 	}
 	return snap, nil
@@ -157,4 +154,38 @@ func (s snapshot) mark(ns string) string {
 		ours = "✗"
 	}
 	return ours + "/" + f.mark()
+}
+
+// kindOf is the kind of Flux object the team deploys with.
+func kindOf(team string) string {
+	if team == chartTeam {
+		return "HelmChart"
+	}
+	return "OCIRepository"
+}
+
+// readFluxObject reads the team's OCIRepository or HelmChart "app" as
+// fluxverdict sees it, and its status.lastHandledReconcileAt.
+func readFluxObject(ctx context.Context, c client.Client, team string) (fluxverdict.Source, string, error) {
+	key := client.ObjectKey{Namespace: team, Name: ociRepositoryName}
+	if team == chartTeam {
+		u := helmcharts.New()
+		if err := c.Get(ctx, key, u); err != nil {
+			return fluxverdict.Source{}, "", err
+		}
+		chart, err := helmcharts.FromUnstructured(u)
+		if err != nil {
+			return fluxverdict.Source{}, "", err
+		}
+		return chart.Flux(), chart.Status.LastHandledReconcileAt, nil
+	}
+	u := ocirepos.New()
+	if err := c.Get(ctx, key, u); err != nil {
+		return fluxverdict.Source{}, "", err
+	}
+	repo, err := ocirepos.FromUnstructured(u)
+	if err != nil {
+		return fluxverdict.Source{}, "", err
+	}
+	return repo.Flux(), repo.Status.LastHandledReconcileAt, nil
 }

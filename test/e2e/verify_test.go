@@ -112,11 +112,11 @@ func waitVerdicts(t *testing.T, policy string, failed map[string]string) {
 		p := getPolicy(g, policy)
 		g.Expect(p.Status.ObservedGeneration).To(Equal(p.Generation))
 		c := p.Status.OCIRepositories
-		g.Expect(c.Pending).To(BeZero(), "pending: %v", p.Status.OCIRepositoryIssues)
+		g.Expect(c.Pending).To(BeZero(), "pending: %v", p.Status.ArtifactIssues)
 		g.Expect(c.Matched).To(BeEquivalentTo(3))
-		g.Expect(c.Failed).To(BeEquivalentTo(len(failed)), "issues: %v", p.Status.OCIRepositoryIssues)
+		g.Expect(c.Failed).To(BeEquivalentTo(len(failed)), "issues: %v", p.Status.ArtifactIssues)
 		got := map[string]string{}
-		for _, issue := range p.Status.OCIRepositoryIssues {
+		for _, issue := range p.Status.ArtifactIssues {
 			got[issue.Namespace] = issue.Reason
 		}
 		g.Expect(got).To(Equal(failed))

@@ -22,12 +22,20 @@ type Share struct {
 	FieldOwner string
 	// Conditions are the condition types the reconciler sets.
 	Conditions []string
+	// MergeOnConflict: when another writer changed the policy since it was
+	// read, copy the share onto the latest version and write again. Only for
+	// a share computed without reading earlier status; a share that carries
+	// state forward (the sync's rollout progress) may have been computed
+	// from a stale read, and its conflict is returned for the work to be
+	// redone from a fresh one.
+	MergeOnConflict bool
 	// copyFields copies the reconciler's other status fields.
 	copyFields func(dst, src *v1alpha1.VerificationPolicyStatus)
 }
 
 // Sync is the sync reconciler's share: everything but the artifact
-// verdicts.
+// verdicts. It carries the rollout's progress from one pass to the next, so
+// a conflict is returned, never merged.
 var Sync = Share{
 	FieldOwner: "verification-operator",
 	Conditions: []string{
@@ -49,13 +57,16 @@ var Sync = Share{
 }
 
 // Artifacts is the artifact reconciler's share: verdicts and
-// ArtifactsVerified.
+// ArtifactsVerified, computed afresh on every pass.
 var Artifacts = Share{
-	FieldOwner: "verification-operator-artifacts",
-	Conditions: []string{v1alpha1.ArtifactsVerifiedCondition},
+	FieldOwner:      "verification-operator-artifacts",
+	Conditions:      []string{v1alpha1.ArtifactsVerifiedCondition},
+	MergeOnConflict: true,
 	copyFields: func(dst, src *v1alpha1.VerificationPolicyStatus) {
+		dst.Artifacts = src.Artifacts
 		dst.OCIRepositories = src.OCIRepositories
-		dst.OCIRepositoryIssues = slices.Clone(src.OCIRepositoryIssues)
+		dst.HelmCharts = src.HelmCharts
+		dst.ArtifactIssues = slices.Clone(src.ArtifactIssues)
 	},
 }
 
@@ -84,18 +95,19 @@ type Writer struct {
 
 // Patch derives Ready and writes obj's status in one request, guarded by
 // before's resourceVersion; it makes no request when nothing changed. If
-// another writer changed the policy since before was read, the share is
-// copied onto the latest version, Ready is derived again from the latest
-// conditions, and the write is retried. Afterwards obj holds the status as
-// written (other shares included) and the new resourceVersion; its spec
-// and metadata are left as they were read.
+// another writer changed the policy since before was read, a share that
+// merges on conflict is copied onto the latest version, Ready is derived
+// again from the latest conditions, and the write is retried; for other
+// shares the conflict is returned (kerrors.IsConflict). Afterwards obj holds
+// the status as written (other shares included) and the new
+// resourceVersion; its spec and metadata are left as they were read.
 func (w *Writer) Patch(ctx context.Context, before, obj *v1alpha1.VerificationPolicy) error {
 	SetReady(obj)
 	if apierrors.Semantic.DeepEqual(before.Status, obj.Status) {
 		return nil
 	}
 	err := w.patch(ctx, before, obj)
-	if !kerrors.IsConflict(err) {
+	if !kerrors.IsConflict(err) || !w.Share.MergeOnConflict {
 		return err
 	}
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {

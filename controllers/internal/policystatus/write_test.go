@@ -8,6 +8,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	. "github.com/onsi/gomega"
+	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -54,7 +55,9 @@ func TestEveryStatusFieldHasExactlyOneOwner(t *testing.T) {
 		onlySync := other.DeepCopy()
 		Sync.apply(onlySync, src)
 		g.Expect(onlySync.Status.OCIRepositories).To(Equal(other.Status.OCIRepositories))
-		g.Expect(onlySync.Status.OCIRepositoryIssues).To(Equal(other.Status.OCIRepositoryIssues))
+		g.Expect(onlySync.Status.ArtifactIssues).To(Equal(other.Status.ArtifactIssues))
+		g.Expect(onlySync.Status.HelmCharts).To(Equal(other.Status.HelmCharts))
+		g.Expect(onlySync.Status.Artifacts).To(Equal(other.Status.Artifacts))
 		g.Expect(conditions.Has(onlySync, v1alpha1.ArtifactsVerifiedCondition)).To(BeFalse())
 		onlyArtifacts := other.DeepCopy()
 		Artifacts.apply(onlyArtifacts, src)
@@ -70,9 +73,11 @@ func newScheme(t *testing.T) *runtime.Scheme {
 	return s
 }
 
-// Two reconcilers write at once from the same read: the second write
-// conflicts, is rebuilt on the latest version, and Ready is derived from
-// both shares. Each successful write is one request.
+// Two reconcilers write at once from the same read. The artifact
+// reconciler's write (computed afresh) is rebuilt on the latest version, and
+// Ready is derived from both shares; the sync's (which carries rollout
+// progress and may come from a stale read) returns the conflict instead.
+// Each successful write is one request.
 func TestConcurrentWritersKeepEachOthersShare(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -96,28 +101,37 @@ func TestConcurrentWritersKeepEachOthersShare(t *testing.T) {
 	}
 	syncBefore, artBefore := read(), read()
 
-	art := artBefore.DeepCopy()
-	art.Status.OCIRepositories = v1alpha1.OCIRepositoryCounts{Matched: 1, Failed: 1}
-	conditions.MarkFalse(art, v1alpha1.ArtifactsVerifiedCondition, "VerificationFailed", "1 of 1 fails")
-	g.Expect(artifacts.Patch(ctx, artBefore, art)).To(Succeed())
-	g.Expect(patches.Load()).To(BeEquivalentTo(1))
-
 	synced := syncBefore.DeepCopy()
 	synced.Status.ObservedGeneration = 1
 	synced.Status.Namespaces = v1alpha1.NamespaceCounts{Targeted: 2, Synced: 2, Summary: "2/2"}
 	conditions.MarkTrue(synced, v1alpha1.SecretsSyncedCondition, meta.SucceededReason, "2/2 namespaces synced")
 	g.Expect(sync.Patch(ctx, syncBefore, synced)).To(Succeed())
+	g.Expect(patches.Load()).To(BeEquivalentTo(1))
+
+	art := artBefore.DeepCopy()
+	art.Status.OCIRepositories = v1alpha1.ArtifactCounts{Matched: 1, Failed: 1}
+	conditions.MarkFalse(art, v1alpha1.ArtifactsVerifiedCondition, "VerificationFailed", "1 of 1 fails")
+	g.Expect(artifacts.Patch(ctx, artBefore, art)).To(Succeed())
 	g.Expect(patches.Load()).To(BeEquivalentTo(3), "one conflicting write, then one that succeeds")
 
 	got := read()
-	g.Expect(got.Status.OCIRepositories).To(Equal(v1alpha1.OCIRepositoryCounts{Matched: 1, Failed: 1}))
+	g.Expect(got.Status.OCIRepositories).To(Equal(v1alpha1.ArtifactCounts{Matched: 1, Failed: 1}))
 	g.Expect(got.Status.Namespaces.Summary).To(Equal("2/2"))
 	g.Expect(conditions.IsFalse(got, meta.ReadyCondition)).To(BeTrue(), "Ready is derived from both shares")
 	g.Expect(conditions.GetReason(got, meta.ReadyCondition)).To(Equal("VerificationFailed"))
-	g.Expect(synced.Status).To(Equal(got.Status), "the caller's object holds what was written")
+	g.Expect(art.Status).To(Equal(got.Status), "the caller's object holds what was written")
+
+	// The sync writing from a read older than the latest version: the
+	// conflict comes back, nothing is written.
+	stale := syncBefore.DeepCopy()
+	stale.Status.Namespaces = v1alpha1.NamespaceCounts{Targeted: 3, Synced: 3, Summary: "3/3"}
+	err := sync.Patch(ctx, syncBefore, stale)
+	g.Expect(kerrors.IsConflict(err)).To(BeTrue(), "%v", err)
+	g.Expect(read().Status.Namespaces.Summary).To(Equal("2/2"))
 
 	// Nothing changed: no request.
 	again := read()
+	n := patches.Load()
 	g.Expect(sync.Patch(ctx, again, again.DeepCopy())).To(Succeed())
-	g.Expect(patches.Load()).To(BeEquivalentTo(3))
+	g.Expect(patches.Load()).To(Equal(n))
 }

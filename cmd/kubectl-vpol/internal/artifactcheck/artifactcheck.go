@@ -119,13 +119,13 @@ func fromResult(name, url, ref string, res verify.Result) Row {
 		Signer: res.Signer, Digest: res.Digest, Message: res.Message}
 }
 
-// FromCluster verifies the OCIRepositories the policy would govern in the
-// cluster c reads from, as the operator's rollout preflight does: the same
-// checker, each OCIRepository's own access settings (spec.secretRef, its
-// service account's pull secrets, spec.certSecretRef, spec.insecure), and
-// the rendered configuration instead of the one in place.
+// FromCluster verifies the artifacts the policy would govern in the
+// cluster c reads from (OCIRepositories, HelmCharts from OCI
+// HelmRepositories), as the operator's rollout preflight does: the same
+// checker, each object's own access settings, and the rendered
+// configuration instead of the one in place.
 func FromCluster(ctx context.Context, c client.Reader, v *verify.Verifier, p *v1alpha1.VerificationPolicy, rendered *trustconfig.Result) ([]Row, error) {
-	chk := &checker.Checker{Client: c, APIReader: c, Verifier: v}
+	chk := &checker.Checker{Client: c, APIReader: c, Verifier: v, Served: checker.ServedIn(ctx, c)}
 	repos, err := chk.Governed(ctx, p, func() (map[string]bool, error) {
 		sel, _, err := targets.SelectNamespaces(ctx, c, p.Spec.Target)
 		if err != nil {
@@ -143,23 +143,28 @@ func FromCluster(ctx context.Context, c client.Reader, v *verify.Verifier, p *v1
 	outcomes := chk.Check(ctx, p, repos, checker.Rendered(rendered), checker.Options{Enabled: true})
 	rows := make([]Row, len(outcomes))
 	for i, o := range outcomes {
-		ref := verify.Reference{}
-		if r := o.Repo.Spec.Reference; r != nil {
-			ref = verify.Reference{Digest: r.Digest, SemVer: r.SemVer, Tag: r.Tag}
-		}
+		a := o.Artifact
+		ref := a.Reference()
 		refText := Artifact{Ref: ref}.ref()
-		if ref.SemVer != "" {
+		switch {
+		case ref.Chart:
+			refText = " version " + ref.ChartVersion
+		case ref.SemVer != "":
 			refText = " semver " + ref.SemVer
+		}
+		name := a.Key()
+		if a.Kind != checker.OCIRepository {
+			name = string(a.Kind) + " " + name
 		}
 		switch {
 		case o.Ours != nil:
-			rows[i] = fromResult(o.Key(), o.Repo.Spec.URL, refText, *o.Ours)
+			rows[i] = fromResult(name, a.URL(), refText, *o.Ours)
 		default:
 			verdict := string(o.State)
 			if o.Reason == v1alpha1.ReasonDelegatedToFlux {
 				verdict = Delegated
 			}
-			rows[i] = Row{Artifact: o.Key(), URL: o.Repo.Spec.URL, Ref: refText, Verdict: verdict, Reason: o.Reason, Message: o.Message}
+			rows[i] = Row{Artifact: name, URL: a.URL(), Ref: refText, Verdict: verdict, Reason: o.Reason, Message: o.Message}
 		}
 	}
 	return rows, nil

@@ -4,25 +4,27 @@ import (
 	"context"
 	"fmt"
 
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/checker"
-	"github.com/flux-notation/verification-operator/controllers/ocirepos"
+	"github.com/flux-notation/verification-operator/controllers/fluxverdict"
 	"github.com/flux-notation/verification-operator/controllers/verify"
 )
 
 // artifactKind is one kind of Flux object a policy governs, shown as one
 // section: the counts its share of the status holds and a row per governed
-// object. A kind the operator learns to govern (HelmCharts, counted in
-// status.helmCharts) is one more implementation and one more entry in
+// object. A kind the operator learns to govern is one more entry in
 // artifactKinds; the rest of the screen does not change.
-type artifactKind interface {
-	section(ctx context.Context, pe *policyEnv) (Section, error)
+type artifactKind struct {
+	kind   checker.Kind
+	counts func(*v1alpha1.VerificationPolicyStatus) v1alpha1.ArtifactCounts
 }
 
-var artifactKinds = []artifactKind{ociRepositories{}}
+var artifactKinds = []artifactKind{
+	{checker.OCIRepository, func(s *v1alpha1.VerificationPolicyStatus) v1alpha1.ArtifactCounts { return s.OCIRepositories }},
+	{checker.HelmChart, func(s *v1alpha1.VerificationPolicyStatus) v1alpha1.ArtifactCounts { return s.HelmCharts }},
+}
 
 // Verdicts of the operator on a governed artifact, as the status tells it.
 const (
@@ -33,50 +35,50 @@ const (
 	Unknown = "Unknown"
 )
 
-// ociRepositories is the OCIRepository section, from status.ociRepositories
-// and status.ociRepositoryIssues.
-type ociRepositories struct{}
-
-func (ociRepositories) section(ctx context.Context, pe *policyEnv) (Section, error) {
+// section is the kind's section, from its counts and status.artifactIssues.
+func (k artifactKind) section(ctx context.Context, pe *policyEnv) (Section, error) {
 	p := pe.policy
-	c := p.Status.OCIRepositories
+	c := k.counts(&p.Status)
 	s := Section{
-		Title: "OCIRepositories",
-		Summary: fmt.Sprintf("%d matched, %d verified, %d failed, %d pending; Flux: %d verified, %d stale (status)",
-			c.Matched, c.Verified, c.Failed, c.Pending, c.FluxVerified, c.FluxStale),
+		Title: k.kind.Plural(),
+		Summary: fmt.Sprintf("%d matched, %d verified, %d failed, %d pending; Flux: %d verified, %d stale, %d re-verifications forced and not answered yet (status)",
+			c.Matched, c.Verified, c.Failed, c.Pending, c.FluxVerified, c.FluxStale, c.ForcesInFlight),
 		Header: []string{"NAMESPACE", "NAME", "VERDICT", "REASON", "FLUX", "FRESHNESS"},
 	}
 	if pe.wide {
 		s.Header = append(s.Header, "REVISION")
 	}
-	repos, err := (&checker.Checker{Client: pe.c}).Governed(ctx, p, func() (map[string]bool, error) { return pe.targeted, nil })
-	if apimeta.IsNoMatchError(err) {
-		s.Summary = "the OCIRepository API is not served (Flux's source CRDs are not installed)"
+	if !pe.served(k.kind) {
+		s.Summary = fmt.Sprintf("the %s API is not served (Flux's source CRDs are not installed)", k.kind)
 		return s, nil
 	}
+	chk := &checker.Checker{Client: pe.c, Served: func(kind checker.Kind) bool { return kind == k.kind }}
+	governed, err := chk.Governed(ctx, p, func() (map[string]bool, error) { return pe.targeted, nil })
 	if err != nil {
 		return s, err
 	}
-	verdicts := newIssueVerdicts(c.Failed, c.Pending, c.Matched, p.Status.OCIRepositoryIssues)
-	for _, r := range repos {
-		verdict, reason := verdicts.of(r.Namespace, r.Name)
+	var issues []v1alpha1.ArtifactIssue
+	for _, is := range p.Status.ArtifactIssues {
+		if is.Kind == string(k.kind) {
+			issues = append(issues, is)
+		}
+	}
+	verdicts := newIssueVerdicts(c.Failed, c.Pending, c.Matched, issues)
+	for _, a := range governed {
+		verdict, reason := verdicts.of(a.Namespace(), a.Name())
 		digest := ""
-		if sec := pe.secrets[r.Namespace]; sec != nil {
+		if sec := pe.secrets[a.Namespace()]; sec != nil {
 			digest = sec.Annotations[v1alpha1.TrustDigestAnnotation]
 		}
-		flux, fresh := fluxVerdict(ocirepos.ReadFlux(r, p.Status.FluxFingerprint, ocirepos.LastRequest(r, digest)))
-		row := []string{r.Namespace, r.Name, verdict, reason, flux, fresh}
+		flux, fresh := fluxVerdict(fluxverdict.Read(a.Flux, p.Status.FluxFingerprint, fluxverdict.LastRequest(a.Flux, digest)))
+		row := []string{a.Namespace(), a.Name(), verdict, reason, flux, fresh}
 		if pe.wide {
-			revision := ""
-			if r.Status.Artifact != nil {
-				revision = r.Status.Artifact.Revision
-			}
-			row = append(row, revision)
+			row = append(row, a.Revision())
 		}
 		s.Rows = append(s.Rows, row)
 	}
-	if len(repos) == 0 {
-		s.Notes = append(s.Notes, fmt.Sprintf("no OCIRepository in the targeted namespaces verifies with Secret %s", p.SecretName()))
+	if len(governed) == 0 {
+		s.Notes = append(s.Notes, fmt.Sprintf("no %s in the targeted namespaces verifies with Secret %s", k.kind, p.SecretName()))
 	}
 	return s, nil
 }
@@ -84,7 +86,7 @@ func (ociRepositories) section(ctx context.Context, pe *policyEnv) (Section, err
 // fluxVerdict is Flux's SourceVerified condition and whether it is known
 // to come from the trust configuration in place (fresh), known not to
 // (stale), or neither (the operator never had to ask Flux).
-func fluxVerdict(v ocirepos.FluxView) (verdict, freshness string) {
+func fluxVerdict(v fluxverdict.View) (verdict, freshness string) {
 	if v.Condition == nil {
 		return "", ""
 	}
@@ -126,7 +128,7 @@ var pendingReasons = map[string]bool{
 	v1alpha1.ReasonDelegatedToFlux:    true,
 }
 
-func newIssueVerdicts(failed, pending, matched int32, issues []v1alpha1.OCIRepositoryIssue) issueVerdicts {
+func newIssueVerdicts(failed, pending, matched int32, issues []v1alpha1.ArtifactIssue) issueVerdicts {
 	iv := issueVerdicts{failed: failed, pending: pending, matched: matched, issues: map[string]string{}}
 	for _, is := range issues {
 		if is.Reason == v1alpha1.ReasonFluxStale {

@@ -11,22 +11,22 @@ import (
 // The status lists the failing and pending artifacts (the first 20) and
 // counts the rest; the verdict of each artifact is read back from that.
 func TestIssueVerdicts(t *testing.T) {
-	issue := func(name, reason string) v1alpha1.OCIRepositoryIssue {
-		return v1alpha1.OCIRepositoryIssue{Namespace: "ns", Name: name, Reason: reason}
+	issue := func(name, reason string) v1alpha1.ArtifactIssue {
+		return v1alpha1.ArtifactIssue{Namespace: "ns", Name: name, Reason: reason}
 	}
 	cases := []struct {
 		name                     string
 		failed, pending, matched int32
-		issues                   []v1alpha1.OCIRepositoryIssue
+		issues                   []v1alpha1.ArtifactIssue
 		repo, verdict, reason    string
 	}{
-		{"listed, only failures", 1, 0, 2, []v1alpha1.OCIRepositoryIssue{issue("a", "UntrustedSigner")}, "a", "Failed", "UntrustedSigner"},
-		{"not listed", 1, 0, 2, []v1alpha1.OCIRepositoryIssue{issue("a", "UntrustedSigner")}, "b", "Verified", ""},
-		{"listed, only pending", 0, 1, 2, []v1alpha1.OCIRepositoryIssue{issue("a", "RegistryUnreachable")}, "a", "Pending", "RegistryUnreachable"},
-		{"both, a pending reason", 1, 1, 3, []v1alpha1.OCIRepositoryIssue{issue("a", "UntrustedSigner"), issue("b", "RegistryUnreachable")}, "b", "Pending", "RegistryUnreachable"},
-		{"both, a failure reason", 1, 1, 3, []v1alpha1.OCIRepositoryIssue{issue("a", "UntrustedSigner"), issue("b", "RegistryUnreachable")}, "a", "Failed", "UntrustedSigner"},
-		{"stale only is about Flux", 0, 0, 1, []v1alpha1.OCIRepositoryIssue{issue("a", v1alpha1.ReasonFluxStale)}, "a", "Verified", ""},
-		{"list cut short", 25, 0, 30, []v1alpha1.OCIRepositoryIssue{issue("a", "UntrustedSigner")}, "b", Unknown, "not among the issues listed"},
+		{"listed, only failures", 1, 0, 2, []v1alpha1.ArtifactIssue{issue("a", "UntrustedSigner")}, "a", "Failed", "UntrustedSigner"},
+		{"not listed", 1, 0, 2, []v1alpha1.ArtifactIssue{issue("a", "UntrustedSigner")}, "b", "Verified", ""},
+		{"listed, only pending", 0, 1, 2, []v1alpha1.ArtifactIssue{issue("a", "RegistryUnreachable")}, "a", "Pending", "RegistryUnreachable"},
+		{"both, a pending reason", 1, 1, 3, []v1alpha1.ArtifactIssue{issue("a", "UntrustedSigner"), issue("b", "RegistryUnreachable")}, "b", "Pending", "RegistryUnreachable"},
+		{"both, a failure reason", 1, 1, 3, []v1alpha1.ArtifactIssue{issue("a", "UntrustedSigner"), issue("b", "RegistryUnreachable")}, "a", "Failed", "UntrustedSigner"},
+		{"stale only is about Flux", 0, 0, 1, []v1alpha1.ArtifactIssue{issue("a", v1alpha1.ReasonFluxStale)}, "a", "Verified", ""},
+		{"list cut short", 25, 0, 30, []v1alpha1.ArtifactIssue{issue("a", "UntrustedSigner")}, "b", Unknown, "not among the issues listed"},
 		{"not checked yet", 0, 0, 0, nil, "a", "Pending", "not checked yet"},
 	}
 	for _, tc := range cases {

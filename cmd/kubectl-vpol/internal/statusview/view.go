@@ -25,6 +25,7 @@ import (
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/cmd/kubectl-vpol/internal/printer"
+	"github.com/flux-notation/verification-operator/controllers/checker"
 	"github.com/flux-notation/verification-operator/controllers/targets"
 )
 
@@ -63,6 +64,8 @@ type policyEnv struct {
 	// secrets are the policy's Secrets for Flux, by namespace.
 	secrets map[string]*corev1.Secret
 	wide    bool
+	// served says which kinds' APIs the cluster serves.
+	served func(checker.Kind) bool
 }
 
 // Load reads the policy called name and what its status is about.
@@ -93,7 +96,7 @@ func LoadAll(ctx context.Context, c client.Reader, o Options) ([]*View, error) {
 }
 
 func load(ctx context.Context, c client.Reader, p *v1alpha1.VerificationPolicy, o Options) (*View, error) {
-	pe := &policyEnv{c: c, policy: p, wide: o.Wide}
+	pe := &policyEnv{c: c, policy: p, wide: o.Wide, served: checker.ServedIn(ctx, c)}
 	if err := pe.read(ctx); err != nil {
 		return nil, err
 	}

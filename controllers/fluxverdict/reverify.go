@@ -1,4 +1,4 @@
-package ocirepos
+package fluxverdict
 
 import (
 	"strconv"
@@ -12,8 +12,9 @@ import (
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 )
 
-// Bookkeeping annotations on an OCIRepository. They live on the object, not
-// in memory, so a restarted manager neither repeats nor forgets a request.
+// Bookkeeping annotations on a Flux source object. They live on the object,
+// not in memory, so a restarted manager neither repeats nor forgets a
+// request.
 const (
 	// ReverifiedDigestAnnotation records the trust digest of its namespace's
 	// Secret the operator last acted on. Comparing it with the current
@@ -60,8 +61,8 @@ const (
 	Force
 )
 
-// Plan is the next step for one OCIRepository, with what is known about
-// the last one.
+// Plan is the next step for one source, with what is known about the last
+// one.
 type Plan struct {
 	Action Action
 	// Attempt is the force about to be made (Force), or made so far.
@@ -75,10 +76,10 @@ type Plan struct {
 	Retry time.Duration
 }
 
-// PlanReverify decides, for r whose Secret now has digest, what to ask of
+// PlanReverify decides, for s whose Secret now has digest, what to ask of
 // Flux in mode at now.
-func PlanReverify(r *Repository, digest string, mode v1alpha1.ReverifyMode, now time.Time) Plan {
-	seen := r.Annotations[ReverifiedDigestAnnotation]
+func PlanReverify(s Source, digest string, mode v1alpha1.ReverifyMode, now time.Time) Plan {
+	seen := s.Annotations[ReverifiedDigestAnnotation]
 	switch {
 	case digest == "":
 		return Plan{}
@@ -88,25 +89,27 @@ func PlanReverify(r *Repository, digest string, mode v1alpha1.ReverifyMode, now 
 		switch {
 		case mode == v1alpha1.ReverifyNone:
 			return Plan{Action: Record}
-		case mode == v1alpha1.ReverifyForce && r.Fingerprint == "" && !isRemovalMoot(r):
-			// Flux before v1.10 keeps an old SourceVerified=True on a
-			// requested reconcile: remove it so Flux verifies again.
+		case mode == v1alpha1.ReverifyForce && !s.EveryReconcile && s.Fingerprint == "" && !isRemovalMoot(s):
+			// Flux before v1.10 keeps an old OCIRepository
+			// SourceVerified=True on a requested reconcile: remove it so
+			// Flux verifies again.
 			return Plan{Action: Force, Attempt: 1}
 		default:
-			// v1.10+ records a fingerprint and re-verifies when it changes.
+			// v1.10+ records a fingerprint and re-verifies when it changes;
+			// HelmCharts verify on every reconcile.
 			return Plan{Action: Request}
 		}
 	}
-	attempts, _ := strconv.Atoi(r.Annotations[ForceAttemptsAnnotation])
+	attempts, _ := strconv.Atoi(s.Annotations[ForceAttemptsAnnotation])
 	if attempts == 0 {
 		return Plan{}
 	}
-	req := LastRequest(r, digest)
-	c := apimeta.FindStatusCondition(r.Status.Conditions, sourcev1.SourceVerifiedCondition)
+	req := LastRequest(s, digest)
+	c := apimeta.FindStatusCondition(s.Conditions, sourcev1.SourceVerifiedCondition)
 	switch {
-	case freshSince(r, c, req):
+	case freshSince(s, c, req):
 		return Plan{Attempt: attempts}
-	case !handledSince(r.Status.LastHandledReconcileAt, req) || c == nil || Baseline(c) != req.Forced:
+	case !handledSince(s.LastHandledReconcileAt, req) || c == nil || Baseline(c) != req.Forced:
 		// Flux has not reconciled since, or has but not verified yet.
 		return Plan{Attempt: attempts, InFlight: true}
 	case attempts >= MaxForceAttempts:
@@ -123,9 +126,9 @@ func PlanReverify(r *Repository, digest string, mode v1alpha1.ReverifyMode, now 
 
 // isRemovalMoot reports whether Flux will verify on its next reconcile
 // anyway: SourceVerified is absent, False, or from another generation.
-func isRemovalMoot(r *Repository) bool {
-	c := apimeta.FindStatusCondition(r.Status.Conditions, sourcev1.SourceVerifiedCondition)
-	return c == nil || c.Status == metav1.ConditionFalse || c.ObservedGeneration != r.Generation
+func isRemovalMoot(s Source) bool {
+	c := apimeta.FindStatusCondition(s.Conditions, sourcev1.SourceVerifiedCondition)
+	return c == nil || c.Status == metav1.ConditionFalse || c.ObservedGeneration != s.Generation
 }
 
 // ReverifyRequest is the operator's last request to Flux for a digest.
@@ -142,12 +145,12 @@ type ReverifyRequest struct {
 }
 
 // RequestAnnotations returns the annotations that make and record a
-// request for digest made at now, with Flux's SourceVerified as it is in r.
+// request for digest made at now, with Flux's SourceVerified as it is in s.
 // A force (attempt > 0) records that the condition was removed, which one,
 // and the attempt.
-func RequestAnnotations(r *Repository, digest string, now time.Time, attempt int) map[string]string {
+func RequestAnnotations(s Source, digest string, now time.Time, attempt int) map[string]string {
 	token := now.UTC().Format(time.RFC3339Nano)
-	c := apimeta.FindStatusCondition(r.Status.Conditions, sourcev1.SourceVerifiedCondition)
+	c := apimeta.FindStatusCondition(s.Conditions, sourcev1.SourceVerifiedCondition)
 	a := map[string]string{
 		ReverifiedDigestAnnotation:      digest,
 		meta.ReconcileRequestAnnotation: token,
@@ -164,7 +167,7 @@ func RequestAnnotations(r *Repository, digest string, now time.Time, attempt int
 		} else {
 			// A repeated force of a condition already gone: keep what the
 			// first force removed.
-			a[ForcedVerdictAnnotation] = r.Annotations[ForcedVerdictAnnotation]
+			a[ForcedVerdictAnnotation] = s.Annotations[ForcedVerdictAnnotation]
 		}
 	}
 	return a
@@ -172,14 +175,14 @@ func RequestAnnotations(r *Repository, digest string, now time.Time, attempt int
 
 // LastRequest returns the operator's last request to Flux for the current
 // digest, or the zero ReverifyRequest if it never had to ask.
-func LastRequest(r *Repository, digest string) ReverifyRequest {
-	if r.Annotations[ReverifiedDigestAnnotation] != digest {
+func LastRequest(s Source, digest string) ReverifyRequest {
+	if s.Annotations[ReverifiedDigestAnnotation] != digest {
 		return ReverifyRequest{}
 	}
-	token := r.Annotations[ReverifyRequestedAtAnnotation]
+	token := s.Annotations[ReverifyRequestedAtAnnotation]
 	t, err := time.Parse(time.RFC3339Nano, token)
 	if err != nil {
 		return ReverifyRequest{}
 	}
-	return ReverifyRequest{At: t, Token: token, Baseline: r.Annotations[FluxBaselineAnnotation], Forced: r.Annotations[ForcedVerdictAnnotation]}
+	return ReverifyRequest{At: t, Token: token, Baseline: s.Annotations[FluxBaselineAnnotation], Forced: s.Annotations[ForcedVerdictAnnotation]}
 }

@@ -1,4 +1,4 @@
-package ocirepos
+package fluxverdict
 
 import (
 	"time"
@@ -8,9 +8,30 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// FluxView is what Flux reports about an OCIRepository's verification,
-// judged against the trust material the operator wrote.
-type FluxView struct {
+// Source is what the operator reads of a Flux source object (an
+// OCIRepository, a HelmChart) to judge its verification.
+type Source struct {
+	// Annotations hold the operator's bookkeeping (see reverify.go).
+	Annotations map[string]string
+	// Conditions are the object's status conditions.
+	Conditions []metav1.Condition
+	Generation int64
+	// LastHandledReconcileAt is status.lastHandledReconcileAt.
+	LastHandledReconcileAt string
+	// Fingerprint is status.sourceVerificationFingerprint (source-controller
+	// v1.10+ OCIRepositories): the digest of the trust material Flux last
+	// verified with.
+	Fingerprint string
+	// EveryReconcile: Flux verifies on every reconcile (HelmCharts: the chart
+	// build always verifies), so a handled request gives a fresh verdict,
+	// unless that reconcile failed before verifying (FetchFailed), and no
+	// force is ever needed.
+	EveryReconcile bool
+}
+
+// View is what Flux reports about a source's verification, judged against
+// the trust material the operator wrote.
+type View struct {
 	// Verified: SourceVerified=True, provably from a verification with our
 	// current material: Flux recorded our fingerprint (v1.10+), or it
 	// produced the verdict after our request for the current digest.
@@ -25,21 +46,21 @@ type FluxView struct {
 	Condition *metav1.Condition
 }
 
-// ReadFlux interprets r's status. fingerprint is the policy's
-// FluxFingerprint; req is the operator's last request to Flux for the
-// current trust digest (zero if it never had to ask).
-func ReadFlux(r *Repository, fingerprint string, req ReverifyRequest) FluxView {
-	c := meta.FindStatusCondition(r.Status.Conditions, sourcev1.SourceVerifiedCondition)
-	v := FluxView{Condition: c}
+// Read interprets s's status. fingerprint is the policy's FluxFingerprint;
+// req is the operator's last request to Flux for the current trust digest
+// (zero if it never had to ask).
+func Read(s Source, fingerprint string, req ReverifyRequest) View {
+	c := meta.FindStatusCondition(s.Conditions, sourcev1.SourceVerifiedCondition)
+	v := View{Condition: c}
 	if c == nil || c.Status != metav1.ConditionTrue {
 		return v
 	}
 	switch {
-	case r.Fingerprint != "":
-		v.Verified = r.Fingerprint == fingerprint
+	case s.Fingerprint != "":
+		v.Verified = s.Fingerprint == fingerprint
 		v.Stale = !v.Verified
 	case !req.At.IsZero():
-		v.Verified = freshSince(r, c, req)
+		v.Verified = freshSince(s, c, req)
 		v.Stale = !v.Verified
 	}
 	return v
@@ -48,12 +69,20 @@ func ReadFlux(r *Repository, fingerprint string, req ReverifyRequest) FluxView {
 // freshSince tells whether Flux produced condition c after the request:
 // Flux reports having handled our request (or a later one), which means a
 // reconcile that started after it, and c is not the verdict Flux had when
-// we asked. Neither clock nor condition times are compared, except for
-// requests recorded without a baseline, where a transition must fall in a
-// later second than the request (times are truncated to the second).
-func freshSince(r *Repository, c *metav1.Condition, req ReverifyRequest) bool {
-	if !handledSince(r.Status.LastHandledReconcileAt, req) {
+// we asked (for a kind that verifies on every reconcile: that reconcile did
+// not fail before verifying). Neither clock nor condition times are
+// compared, except for requests recorded without a baseline, where a
+// transition must fall in a later second than the request (times are
+// truncated to the second).
+func freshSince(s Source, c *metav1.Condition, req ReverifyRequest) bool {
+	if !handledSince(s.LastHandledReconcileAt, req) {
 		return false
+	}
+	if s.EveryReconcile {
+		// Flux leaves an old SourceVerified in place when the build fails
+		// before verifying, and takes some verification errors for fetch
+		// errors: then nothing proves the verdict new.
+		return !meta.IsStatusConditionTrue(s.Conditions, sourcev1.FetchFailedCondition)
 	}
 	if req.Baseline == "" {
 		return c.LastTransitionTime.Time.After(req.At.Truncate(time.Second))
