@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -19,6 +20,7 @@ import (
 	"github.com/fluxcd/pkg/runtime/pprof"
 	flag "github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -55,6 +57,7 @@ type options struct {
 	verifyConcurrency      int
 	verifyPerRegistry      int
 	rolloutRecheck         time.Duration
+	targetSecretNames      []string
 	logOptions             logger.Options
 	clientOptions          client.Options
 }
@@ -95,6 +98,9 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 		"Artifacts verified in parallel against one registry host, so a slow registry cannot take every worker.")
 	fs.DurationVar(&o.rolloutRecheck, "rollout-recheck-interval", time.Minute,
 		"How often a held or waiting rollout verifies its artifacts again (re-signing keeps an artifact's digest).")
+	fs.StringSliceVar(&o.targetSecretNames, "target-secret-names", []string{v1alpha1.DefaultSecretName},
+		"The Secret names policies may write (target.secretName), comma-separated. The manager's ClusterRole must grant "+
+			"get, list, watch, update and delete on Secrets with exactly these resourceNames: it can read no other Secret outside the trust namespace.")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "",
 		"Path to a kubeconfig; default: $KUBECONFIG, the in-cluster config, then ~/.kube/config.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version and exit.")
@@ -105,6 +111,9 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	}
 	if o.trustNamespace == "" {
 		return nil, fmt.Errorf("--trust-namespace must not be empty")
+	}
+	if err := validateSecretNames(o.targetSecretNames); err != nil {
+		return nil, fmt.Errorf("--target-secret-names: %w", err)
 	}
 	return o, nil
 }
@@ -130,7 +139,7 @@ func main() {
 func run(ctx context.Context, o *options) error {
 	ctrl.SetLogger(logger.NewLogger(o.logOptions))
 	setupLog := ctrl.Log.WithName("setup")
-	setupLog.Info("starting verification-operator", "version", version, "commit", commit, "trustNamespace", o.trustNamespace)
+	setupLog.Info("starting verification-operator", "version", version, "commit", commit, "trustNamespace", o.trustNamespace, "targetSecretNames", o.targetSecretNames)
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -179,6 +188,7 @@ func run(ctx context.Context, o *options) error {
 		VerifyConcurrency:      o.verifyConcurrency,
 		VerifyPerRegistry:      o.verifyPerRegistry,
 		RolloutRecheckInterval: o.rolloutRecheck,
+		TargetSecretNames:      o.targetSecretNames,
 	}); err != nil {
 		return err
 	}
@@ -222,6 +232,25 @@ func loadRESTConfig(o *options) (*rest.Config, error) {
 	cfg.Burst = o.clientOptions.Burst
 	cfg.UserAgent = "verification-operator/" + version
 	return cfg, nil
+}
+
+// validateSecretNames requires at least one name, each a valid Secret name
+// and listed once.
+func validateSecretNames(names []string) error {
+	if len(names) == 0 {
+		return errors.New("at least one Secret name is required")
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if msgs := validation.IsDNS1123Subdomain(n); len(msgs) > 0 {
+			return fmt.Errorf("%q is not a valid Secret name: %s", n, strings.Join(msgs, "; "))
+		}
+		if seen[n] {
+			return fmt.Errorf("%q is listed twice", n)
+		}
+		seen[n] = true
+	}
+	return nil
 }
 
 func envOr(key, fallback string) string {

@@ -25,6 +25,7 @@ func TestHelpListsTheFlags(t *testing.T) {
 	for _, f := range []string{
 		"--metrics-bind-address", "--health-probe-bind-address", "--leader-elect",
 		"--trust-namespace", "--log-level", "--kubeconfig", "--concurrency", "--write-concurrency",
+		"--target-secret-names",
 	} {
 		g.Expect(out.String()).To(ContainSubstring(f))
 	}
@@ -44,6 +45,22 @@ func TestTrustNamespaceDefaultsToThePodNamespace(t *testing.T) {
 
 	_, err = parseFlags([]string{"--trust-namespace="}, &bytes.Buffer{})
 	g.Expect(err).To(HaveOccurred())
+}
+
+func TestTargetSecretNames(t *testing.T) {
+	g := NewWithT(t)
+	o, err := parseFlags(nil, &bytes.Buffer{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(o.targetSecretNames).To(Equal([]string{"notation-config"}), "Flux's documented name by default")
+
+	o, err = parseFlags([]string{"--target-secret-names=notation-config,notation-trust"}, &bytes.Buffer{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(o.targetSecretNames).To(Equal([]string{"notation-config", "notation-trust"}))
+
+	for _, bad := range []string{"--target-secret-names=", "--target-secret-names=Not_A_Name", "--target-secret-names=a,a"} {
+		_, err := parseFlags([]string{bad}, &bytes.Buffer{})
+		g.Expect(err).To(MatchError(ContainSubstring("--target-secret-names")), bad)
+	}
 }
 
 // TestManagerServesProbesAndStopsCleanly starts the real manager against a

@@ -28,7 +28,6 @@ import (
 	"github.com/fluxcd/pkg/runtime/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -67,26 +66,28 @@ type Options struct {
 	// APIDiscoveryInterval is how often a missing OCIRepository API is
 	// looked for again.
 	APIDiscoveryInterval time.Duration
+	// TargetSecretNames are the Secret names policies may write; the
+	// ClusterRole grants Secret access for these names only.
+	TargetSecretNames []string
 }
 
-// CacheOptions returns the manager cache configuration the controllers rely
-// on: Secrets are cached only when they carry our managed-by label, so
-// thousands of unrelated Secrets in the cluster cost no memory.
+// CacheOptions returns the manager cache configuration. The manager's own
+// cache holds no Secret at all: the operator's RBAC does not let it list
+// Secrets cluster-wide, and its own Secrets are in targets.Store's per-name
+// informers. Managed fields are dropped from every cached object: nothing
+// reads them, and on thousands of namespaces they are most of the bytes.
 func CacheOptions() cache.Options {
-	managed := labels.SelectorFromSet(labels.Set{v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue})
-	return cache.Options{
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: managed},
-		},
-	}
+	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 }
 
-// ClientOptions returns the manager client configuration: ConfigMaps are
-// never read through the cluster-wide cache (the operator may read them in
-// the trust namespace only, through its own cache).
+// ClientOptions returns the manager client configuration: Secrets and
+// ConfigMaps are never read through the cluster-wide cache. A Secret read
+// is a GET by name (a rollout snapshot, registry credentials), which RBAC
+// decides; ConfigMaps are read in the trust namespace only, through its
+// own cache.
 func ClientOptions() client.Options {
 	return client.Options{Cache: &client.CacheOptions{
-		DisableFor: []client.Object{&corev1.ConfigMap{}},
+		DisableFor: []client.Object{&corev1.ConfigMap{}, &corev1.Secret{}},
 	}}
 }
 
@@ -108,6 +109,22 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	if err := mgr.Add(trustCache); err != nil {
 		return err
+	}
+	// The Secrets we write: one informer per allowed name, which is all
+	// RBAC lets us list. Checked first, so that an RBAC that does not match
+	// the flag fails here, with a message, rather than as a cache that never
+	// syncs.
+	if err := targets.CheckAccess(ctx, mgr.GetClient(), o.TargetSecretNames); err != nil {
+		return err
+	}
+	store, err := targets.NewStore(mgr.GetConfig(), mgr.GetScheme(), mgr.GetRESTMapper(), o.TargetSecretNames)
+	if err != nil {
+		return err
+	}
+	for _, c := range store.Caches() {
+		if err := mgr.Add(c); err != nil {
+			return err
+		}
 	}
 
 	recorder, err := events.NewRecorder(mgr, ctrl.Log, "", "verification-operator")
@@ -142,6 +159,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		Client:        mgr.GetClient(),
 		EventRecorder: recorder,
 		Metrics:       helper.NewMetrics(mgr, metricsRecorder, v1alpha1.FinalizerName),
+		Secrets:       store,
+		SecretNames:   store.Names(),
 		Sources: &sources.Resolver{
 			Namespace:  o.TrustNamespace,
 			Secrets:    mgr.GetAPIReader(),
@@ -160,19 +179,20 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		RolloutRecheckInterval: cmp.Or(o.RolloutRecheckInterval, time.Minute),
 		Now:                    time.Now,
 	}
-	if err := sync.SetupWithManager(ctx, mgr, trustCache, o.Concurrency); err != nil {
+	if err := sync.SetupWithManager(ctx, mgr, trustCache, store.Sources(), o.Concurrency); err != nil {
 		return fmt.Errorf("setting up the VerificationPolicy controller: %w", err)
 	}
 
 	companion := &artifacts.Reconciler{
 		Client:        mgr.GetClient(),
+		Secrets:       store,
 		Checker:       check,
 		APIs:          apis,
 		EventRecorder: recorder,
 		Status:        &policystatus.Writer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Share: policystatus.Artifacts},
 		Now:           time.Now,
 	}
-	if err := companion.SetupWithManager(mgr, o.Concurrency); err != nil {
+	if err := companion.SetupWithManager(mgr, store.Sources(), o.Concurrency); err != nil {
 		return fmt.Errorf("setting up the artifact verification controller: %w", err)
 	}
 	// Discovery starts after the watches it adds are registered.

@@ -129,6 +129,7 @@ func startOperator(ctx context.Context, cfg *rest.Config, wrap func(http.RoundTr
 		VerifyPerRegistry:      4,
 		APIDiscoveryInterval:   300 * time.Millisecond,
 		RolloutRecheckInterval: time.Second,
+		TargetSecretNames:      []string{v1alpha1.DefaultSecretName, "notation-trust"},
 	}); err != nil {
 		return err
 	}

@@ -47,6 +47,10 @@ const (
 	// ReasonInvalidSpec means the spec holds something the API server could
 	// not reject by itself (for example an unparsable label selector).
 	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonSecretNameNotAllowed means target.secretName is not one of the
+	// names the operator was installed to write (--target-secret-names):
+	// its RBAC grants Secret access by name only.
+	ReasonSecretNameNotAllowed = "SecretNameNotAllowed"
 
 	// ReasonSyncFailed means at least one namespace could not be written.
 	ReasonSyncFailed = "SyncFailed"
@@ -100,6 +104,10 @@ const (
 	// ReasonRegistryAccess: the artifact's registry access settings (pull
 	// secrets, TLS Secret, service account) are missing or unusable.
 	ReasonRegistryAccess = "RegistryAccessInvalid"
+	// ReasonRegistryCredentialsNotPermitted: the artifact's registry
+	// credentials are in Secrets the operator is not allowed to read (the
+	// registry-credentials ClusterRole is not bound); Flux's verdict is used.
+	ReasonRegistryCredentialsNotPermitted = "RegistryCredentialsNotPermitted"
 	// ReasonFluxStale: Flux reports success from before the last trust change.
 	ReasonFluxStale = "FluxResultStale"
 	// ReasonFluxFailed: Flux reports the verification failed.

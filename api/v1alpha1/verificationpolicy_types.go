@@ -279,6 +279,9 @@ type KeyReference struct {
 type Target struct {
 	// SecretName is the name of the generated Secret in every target
 	// namespace; OCIRepositories reference it in spec.verify.secretRef.
+	// It must be one of the names the operator is installed to write
+	// (its --target-secret-names flag; by default only notation-config),
+	// else the policy is Stalled with reason SecretNameNotAllowed.
 	// +kubebuilder:default=notation-config
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253

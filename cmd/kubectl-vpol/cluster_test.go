@@ -122,6 +122,7 @@ func startOperator(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme
 		VerifyTimeout:          5 * time.Second,
 		APIDiscoveryInterval:   300 * time.Millisecond,
 		RolloutRecheckInterval: time.Second,
+		TargetSecretNames:      []string{v1alpha1.DefaultSecretName},
 	}); err != nil {
 		return err
 	}

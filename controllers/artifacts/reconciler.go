@@ -36,6 +36,8 @@ const FieldOwner = "verification-operator"
 // Reconciler is the companion reconciler.
 type Reconciler struct {
 	client.Client
+	// Secrets reads the Secrets the sync reconciler wrote (targets.Store).
+	Secrets       client.Reader
 	Checker       *checker.Checker
 	APIs          *discovery.APIs
 	EventRecorder kuberecorder.EventRecorder
@@ -58,9 +60,13 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=helmrepositories,verbs=get;list;watch
 // (a HelmChart is governed only when built from an OCI HelmRepository,
 // whose URL and access settings say where and how to verify the chart.)
-// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
-// (the imagePullSecrets of an OCIRepository's spec.serviceAccountName, read
-// uncached, as source-controller does.)
+//
+// Registry credentials (an OCIRepository's spec.secretRef and certSecretRef,
+// its ServiceAccount's imagePullSecrets, a HelmRepository's secretRef) can
+// have any name in any namespace, so reading them is not in this role: it
+// is the optional ClusterRole checker.RegistryCredentialsClusterRole
+// (config/components/registry-credentials). Without it, such artifacts get
+// Flux's verdict, with reason RegistryCredentialsNotPermitted.
 
 // Reconcile verifies one policy's governed OCIRepositories.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -114,8 +120,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		MaxAge:  ttl,
 		Fresh:   r.freshRequests(obj, artifacts),
 	})
+	asked, err := r.proveFluxVerdicts(ctx, outcomes, secrets, mode, &rv)
 	r.report(obj, outcomes, rv)
-	return ctrl.Result{RequeueAfter: r.nextPass(outcomes, rv, ttl)}, nil
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	next := r.nextPass(outcomes, rv, ttl)
+	if asked {
+		// Flux's status change wakes us; this is the backstop.
+		next = min(next, r.Checker.Verifier.FailedRecheck())
+	}
+	return ctrl.Result{RequeueAfter: next}, nil
 }
 
 // nextPass is how soon to look again: at the cache interval when every
@@ -194,7 +209,7 @@ func (r *Reconciler) governed(ctx context.Context, obj *v1alpha1.VerificationPol
 	if err != nil || len(artifacts) == 0 {
 		return nil, map[string]*corev1.Secret{}, err
 	}
-	list, err := targets.ListGenerated(ctx, r.Client, obj.Name, client.UnsafeDisableDeepCopy)
+	list, err := targets.ListGenerated(ctx, r.Secrets, obj.Name, client.UnsafeDisableDeepCopy)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -58,6 +58,7 @@ func (r *Reconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []checker
 		byKind[k] = &tally{}
 	}
 	var issues []v1alpha1.ArtifactIssue
+	fluxOnly := 0
 	addIssue := func(o checker.Outcome, reason, msg string) {
 		if len(issues) < maxIssues {
 			a := o.Artifact
@@ -79,6 +80,11 @@ func (r *Reconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []checker
 		case plan.GaveUp:
 			addIssue(o, v1alpha1.ReasonFluxReverifyFailed, fmt.Sprintf(
 				"after %d forced re-verifications Flux still reports the SourceVerified condition it had before the trust change", plan.Attempt))
+		case o.Reason == v1alpha1.ReasonRegistryCredentialsNotPermitted:
+			// Verified, by Flux alone: listed so that an install without the
+			// registry-credentials grant is visible, not silent.
+			fluxOnly++
+			addIssue(o, o.Reason, o.Message)
 		case o.Flux.Stale:
 			addIssue(o, v1alpha1.ReasonFluxStale, "Flux reports SourceVerified=True that cannot be shown to be newer than the last trust change; "+
 				"source-controller before v1.10 re-verifies an OCIRepository only on a new revision or generation (spec.ociRepositories.reverify: Force makes it)")
@@ -112,6 +118,9 @@ func (r *Reconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []checker
 	}
 	if c.ForcesInFlight > 0 {
 		tail += fmt.Sprintf("; waiting for Flux to re-verify %d", c.ForcesInFlight)
+	}
+	if fluxOnly > 0 {
+		tail += fmt.Sprintf("; %d verified by Flux alone (registry credentials not permitted)", fluxOnly)
 	}
 	switch {
 	case c.Failed > 0:

@@ -56,26 +56,62 @@ func (r *Reconciler) reverify(ctx context.Context, artifacts []*checker.Artifact
 		if plan.Retry > 0 && (res.retry == 0 || plan.Retry < res.retry) {
 			res.retry = plan.Retry
 		}
-		var annotations map[string]string
-		switch plan.Action {
-		case fluxverdict.Nothing:
-			continue
-		case fluxverdict.Record:
-			annotations = map[string]string{fluxverdict.ReverifiedDigestAnnotation: digest}
-		case fluxverdict.Request:
-			annotations = fluxverdict.RequestAnnotations(a.Flux, digest, now, 0)
-		case fluxverdict.Force:
-			annotations = fluxverdict.RequestAnnotations(a.Flux, digest, now, plan.Attempt)
-			if err := r.removeSourceVerified(ctx, a); err != nil {
-				errs = append(errs, fmt.Errorf("forcing %s %s to verify again: %w", a.Kind, a.Key(), err))
-				continue
-			}
-		}
-		if err := r.annotate(ctx, a, annotations); err != nil {
-			errs = append(errs, fmt.Errorf("annotating %s %s: %w", a.Kind, a.Key(), err))
+		if err := r.act(ctx, a, plan, digest, now); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// proveFluxVerdicts asks Flux, once per trust digest, to verify again the
+// artifacts whose outcome is Flux's verdict alone (verification delegated
+// or disabled, registry credentials the operator may not read) while that
+// verdict cannot be shown to be current: otherwise they would stay Pending
+// until the next trust change. It reports whether it asked anything.
+func (r *Reconciler) proveFluxVerdicts(ctx context.Context, outcomes []checker.Outcome, secrets map[string]*corev1.Secret, mode v1alpha1.ReverifyMode, res *reverifyResult) (bool, error) {
+	var errs []error
+	asked := false
+	now := r.Now()
+	for _, o := range outcomes {
+		a, s := o.Artifact, secrets[o.Artifact.Namespace()]
+		if !o.FluxOnly || o.Flux.Verified || o.Flux.Stale || s == nil {
+			continue
+		}
+		digest := s.Annotations[v1alpha1.TrustDigestAnnotation]
+		plan := fluxverdict.PlanProof(a.Flux, digest, mode)
+		if plan.Action == fluxverdict.Nothing {
+			continue
+		}
+		if err := r.act(ctx, a, plan, digest, now); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		res.plans[a.ID()] = plan
+		asked = true
+	}
+	return asked, errors.Join(errs...)
+}
+
+// act carries out plan for a, whose namespace's Secret has digest.
+func (r *Reconciler) act(ctx context.Context, a *checker.Artifact, plan fluxverdict.Plan, digest string, now time.Time) error {
+	var annotations map[string]string
+	switch plan.Action {
+	case fluxverdict.Nothing:
+		return nil
+	case fluxverdict.Record:
+		annotations = map[string]string{fluxverdict.ReverifiedDigestAnnotation: digest}
+	case fluxverdict.Request:
+		annotations = fluxverdict.RequestAnnotations(a.Flux, digest, now, 0)
+	case fluxverdict.Force:
+		annotations = fluxverdict.RequestAnnotations(a.Flux, digest, now, plan.Attempt)
+		if err := r.removeSourceVerified(ctx, a); err != nil {
+			return fmt.Errorf("forcing %s %s to verify again: %w", a.Kind, a.Key(), err)
+		}
+	}
+	if err := r.annotate(ctx, a, annotations); err != nil {
+		return fmt.Errorf("annotating %s %s: %w", a.Kind, a.Key(), err)
+	}
+	return nil
 }
 
 // removeSourceVerified removes the SourceVerified condition, and nothing

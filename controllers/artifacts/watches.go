@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/fluxcd/pkg/runtime/predicates"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -22,27 +21,30 @@ import (
 	"github.com/flux-notation/verification-operator/controllers/discovery"
 	"github.com/flux-notation/verification-operator/controllers/helmcharts"
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
-	"github.com/flux-notation/verification-operator/controllers/targets"
 )
 
 // SetupWithManager wires the companion's watches. The watches on Flux's
 // objects are added by discovery once their API is served: the manager must
 // start, and report ArtifactsVerified=Unknown, on clusters without Flux, and
 // pick Flux up without a restart when it is installed later.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+//
+// generated watches the Secrets we wrote (targets.Store.Sources): a
+// namespace's trust digest changed.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, generated []source.Source, concurrency int) error {
 	kick := make(chan event.TypedGenericEvent[*v1alpha1.VerificationPolicy])
-	c, err := ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("artifacts").
 		For(&v1alpha1.VerificationPolicy{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicates.ReconcileRequestedPredicate{},
 			trustDigestChanged(),
 		))).
-		// Our Secrets: a namespace's trust digest changed.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(targets.PolicyOfSecret)).
 		WatchesRawSource(source.Channel(kick, &handler.TypedEnqueueRequestForObject[*v1alpha1.VerificationPolicy]{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, concurrency)}).
-		Build(r)
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, concurrency)})
+	for _, src := range generated {
+		b = b.WatchesRawSource(src)
+	}
+	c, err := b.Build(r)
 	if err != nil {
 		return err
 	}

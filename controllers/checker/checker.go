@@ -14,6 +14,7 @@ import (
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -23,6 +24,7 @@ import (
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/fluxverdict"
 	"github.com/flux-notation/verification-operator/controllers/helmcharts"
+	"github.com/flux-notation/verification-operator/controllers/internal/text"
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
 	"github.com/flux-notation/verification-operator/controllers/trustconfig"
 	"github.com/flux-notation/verification-operator/controllers/verify"
@@ -51,6 +53,9 @@ type Outcome struct {
 	Reason, Message string
 	// Ours is the operator's own verification, when it ran.
 	Ours *verify.Result
+	// FluxOnly: the outcome is Flux's verdict alone (verification disabled
+	// or delegated, registry credentials not readable).
+	FluxOnly bool
 }
 
 // Checker finds and checks governed artifacts.
@@ -237,10 +242,22 @@ func (c *Checker) Check(ctx context.Context, obj *v1alpha1.VerificationPolicy, a
 		case !ok:
 			oc.State, oc.Reason = Pending, v1alpha1.ReasonTrustSecretMissing
 			oc.Message = fmt.Sprintf("Secret %s/%s is not synced by this policy yet", a.Namespace(), obj.SecretName())
-		case !o.Enabled || a.Provider != "":
-			oc.fromFlux(o.Enabled)
+		case !o.Enabled:
+			oc.fromFlux("", "")
+		case a.Provider != "":
+			oc.fromFlux(v1alpha1.ReasonDelegatedToFlux, fmt.Sprintf(
+				"verification delegated to Flux: provider %q uses workload identity only source-controller has", a.Provider))
 		default:
 			req, err := a.request(ctx, c.APIReader)
+			if apierrors.IsForbidden(err) {
+				// The install did not grant reading registry credentials
+				// (least privilege by default): Flux, which has them,
+				// decides, and the policy does not fail for our blindness.
+				oc.fromFlux(v1alpha1.ReasonRegistryCredentialsNotPermitted, fmt.Sprintf(
+					"Flux's verdict is used: the operator may not read this artifact's registry credentials "+
+						"(bind ClusterRole %s to let it verify them itself): %s", RegistryCredentialsClusterRole, text.Truncate(err.Error(), 300)))
+				continue
+			}
 			if err != nil {
 				oc.State, oc.Reason, oc.Message = Pending, v1alpha1.ReasonRegistryAccess, err.Error()
 				var settings *verify.SettingsError
@@ -275,25 +292,32 @@ func (c *Checker) Check(ctx context.Context, obj *v1alpha1.VerificationPolicy, a
 	return out
 }
 
-// fromFlux fills an outcome from Flux's report alone: for cloud registries,
-// whose workload identity only source-controller has, or when operator-side
-// verification is disabled.
-func (o *Outcome) fromFlux(enabled bool) {
+// fromFlux fills an outcome from Flux's report alone: when operator-side
+// verification is disabled, or, with a reason saying why, for artifacts
+// the operator cannot verify itself (a cloud identity only source-controller
+// has, registry credentials it may not read). A failure keeps Flux's reason.
+func (o *Outcome) fromFlux(reason, message string) {
+	o.FluxOnly = true
 	c := o.Flux.Condition
 	switch {
 	case o.Flux.Verified:
 		o.State = Verified
 	case c != nil && c.Status == metav1.ConditionFalse:
 		o.State, o.Reason, o.Message = Failed, v1alpha1.ReasonFluxFailed, c.Message
+		return
 	default:
 		o.State, o.Reason = Pending, v1alpha1.ReasonArtifactsPending
 		o.Message = "waiting for Flux to verify with the current trust configuration"
 	}
-	if enabled && o.State != Failed {
-		o.Reason = v1alpha1.ReasonDelegatedToFlux
-		o.Message = fmt.Sprintf("verification delegated to Flux: provider %q uses workload identity only source-controller has", o.Artifact.Provider)
+	if reason != "" {
+		o.Reason, o.Message = reason, message
 	}
 }
+
+// RegistryCredentialsClusterRole is the optional ClusterRole
+// (config/components/registry-credentials) that lets the operator read
+// registry credentials in any namespace, to verify private artifacts itself.
+const RegistryCredentialsClusterRole = "verification-operator-registry-credentials"
 
 // CacheTTL is how long a verdict of the policy's artifacts may be reused:
 // spec.ociRepositories.interval, 10 minutes by default.

@@ -253,3 +253,39 @@ func TestAChartVerdictIsFreshOnceHandled(t *testing.T) {
 	g.Expect(v.Stale).To(BeTrue(), "a fetch failure leaves an old verdict: not fresh")
 	g.Expect(PlanReverify(*s, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{}), "and still not forced")
 }
+
+// TestPlanProof: an artifact the operator cannot verify itself gets one
+// request per digest to show that Flux's True verdict is current, after
+// which the force follow-up of PlanReverify takes over and the verdict
+// reads as fresh.
+func TestPlanProof(t *testing.T) {
+	g := NewWithT(t)
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	const digest = "sha256:1"
+	r := withSourceVerified(src(), metav1.ConditionTrue, at.Add(-time.Hour))
+
+	g.Expect(PlanProof(*r, digest, v1alpha1.ReverifyForce)).To(Equal(Plan{}), "first sight is recorded first")
+	r.Annotations = map[string]string{ReverifiedDigestAnnotation: digest}
+	g.Expect(PlanProof(*r, digest, v1alpha1.ReverifyNone)).To(Equal(Plan{}), "None asks nothing of Flux")
+	g.Expect(PlanProof(*r, digest, v1alpha1.ReverifyRequestReconcile)).To(Equal(Plan{Action: Request, InFlight: true}))
+	plan := PlanProof(*r, digest, v1alpha1.ReverifyForce)
+	g.Expect(plan).To(Equal(Plan{Action: Force, Attempt: 1, InFlight: true}))
+
+	failed := withSourceVerified(src(), metav1.ConditionFalse, at.Add(-time.Hour))
+	failed.Annotations = map[string]string{ReverifiedDigestAnnotation: digest}
+	g.Expect(PlanProof(*failed, digest, v1alpha1.ReverifyForce)).To(Equal(Plan{}), "a failure is not proven, it is acted on")
+	fingerprinted := withSourceVerified(src(), metav1.ConditionTrue, at.Add(-time.Hour))
+	fingerprinted.Fingerprint = "sha256:fp"
+	fingerprinted.Annotations = map[string]string{ReverifiedDigestAnnotation: digest}
+	g.Expect(PlanProof(*fingerprinted, digest, v1alpha1.ReverifyForce)).To(Equal(Plan{}), "v1.10+ proves it with the fingerprint")
+
+	// The force as the companion makes it, then Flux verifying again.
+	for k, v := range RequestAnnotations(*r, digest, at, plan.Attempt) {
+		r.Annotations[k] = v
+	}
+	r.Conditions = nil
+	g.Expect(PlanProof(*r, digest, v1alpha1.ReverifyForce)).To(Equal(Plan{}), "asked once per digest")
+	handled(withSourceVerified(r, metav1.ConditionTrue, at.Add(time.Second)), r.Annotations[ReverifyRequestedAtAnnotation])
+	g.Expect(Read(*r, "", LastRequest(*r, digest)).Verified).To(BeTrue(), "Flux's new verdict is provably current")
+	g.Expect(PlanReverify(*r, digest, v1alpha1.ReverifyForce, at.Add(2*time.Second))).To(Equal(Plan{Attempt: 1}))
+}

@@ -124,6 +124,31 @@ func PlanReverify(s Source, digest string, mode v1alpha1.ReverifyMode, now time.
 	return Plan{Action: Force, Attempt: attempts + 1, InFlight: true}
 }
 
+// PlanProof decides, for s whose verdict the operator must take from Flux
+// alone (it cannot verify s itself), how to make Flux show that its
+// SourceVerified=True is from the current trust: Flux before v1.10 records
+// no fingerprint, and a verdict seen before any request proves nothing.
+// It asks once per digest, as a trust change would (mode decides how);
+// PlanReverify follows up from there. It asks nothing when the digest is
+// not recorded yet (PlanReverify's first sight does that in the same pass),
+// when the operator already asked for this digest, or when Flux's verdict
+// is not True (a False verdict is acted on as it is).
+func PlanProof(s Source, digest string, mode v1alpha1.ReverifyMode) Plan {
+	c := apimeta.FindStatusCondition(s.Conditions, sourcev1.SourceVerifiedCondition)
+	switch {
+	case digest == "" || s.Annotations[ReverifiedDigestAnnotation] != digest || mode == v1alpha1.ReverifyNone:
+		return Plan{}
+	case s.Fingerprint != "" || c == nil || c.Status != metav1.ConditionTrue:
+		return Plan{}
+	case s.Annotations[ForceAttemptsAnnotation] != "" || !LastRequest(s, digest).At.IsZero():
+		return Plan{}
+	case mode == v1alpha1.ReverifyForce && !s.EveryReconcile && !isRemovalMoot(s):
+		return Plan{Action: Force, Attempt: 1, InFlight: true}
+	default:
+		return Plan{Action: Request, InFlight: true}
+	}
+}
+
 // isRemovalMoot reports whether Flux will verify on its next reconcile
 // anyway: SourceVerified is absent, False, or from another generation.
 func isRemovalMoot(s Source) bool {

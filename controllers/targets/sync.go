@@ -40,12 +40,11 @@ type Outcome struct {
 
 // Writer writes and prunes generated Secrets.
 type Writer struct {
-	// Client writes Secrets. Its cache holds only Secrets carrying our
-	// managed-by label.
+	// Client writes Secrets.
 	Client client.Client
-	// APIReader reads a Secret uncached, to tell who owns one that is in the
-	// way (it is not in the label-filtered cache) or that the cache has not
-	// seen yet.
+	// APIReader reads a Secret uncached (a GET by an allowed name), to tell
+	// who owns one that is in the way (Store holds only ours) or that Store
+	// has not seen yet.
 	APIReader client.Reader
 	// FieldOwner names us in managedFields.
 	FieldOwner string

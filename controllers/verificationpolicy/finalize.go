@@ -20,19 +20,17 @@ func (r *Reconciler) finalize(ctx context.Context, p *pass) error {
 	if !controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerName) {
 		return nil
 	}
-	list, err := targets.ListGenerated(ctx, r.Client, obj.Name)
+	list, err := targets.ListGenerated(ctx, r.Secrets, obj.Name)
 	if err != nil {
 		return err
 	}
-	var secrets, bookkeeping []*corev1.Secret
+	var secrets []*corev1.Secret
 	for i := range list {
-		if targets.IsBookkeeping(&list[i]) {
-			bookkeeping = append(bookkeeping, &list[i])
-			continue
+		if !targets.IsBookkeeping(&list[i]) {
+			secrets = append(secrets, &list[i])
 		}
-		secrets = append(secrets, &list[i])
 	}
-	if err := r.Writer.Prune(ctx, bookkeeping); err != nil {
+	if err := r.deleteSnapshot(ctx, obj); err != nil {
 		return fmt.Errorf("deleting the rollout snapshot: %w", err)
 	}
 	if obj.Spec.Target.DeletionPolicy == v1alpha1.DeletionPolicyOrphan {

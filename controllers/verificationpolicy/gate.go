@@ -80,7 +80,7 @@ func (r *Reconciler) gateRollout(ctx context.Context, p *pass) (bool, error) {
 			r.EventRecorder.Eventf(obj, corev1.EventTypeWarning, "RolloutForced",
 				"preflight skipped for %s by the %s annotation", text.ShortDigest(rendered.TrustDigest), v1alpha1.ForceRolloutAnnotation)
 		} else {
-			regressions, err := r.preflight(ctx, p, st.Preflight == v1alpha1.PreflightFailed)
+			regressions, unchecked, err := r.preflight(ctx, p, st.Preflight == v1alpha1.PreflightFailed)
 			if err != nil {
 				return true, err
 			}
@@ -94,6 +94,12 @@ func (r *Reconciler) gateRollout(ctx context.Context, p *pass) (bool, error) {
 				conditions.MarkTrue(obj, v1alpha1.RolloutHeldCondition, v1alpha1.ReasonPreflightFailed, "%s", msg)
 				r.hold(p)
 				return true, nil
+			}
+			if len(unchecked) > 0 && st.Preflight != v1alpha1.PreflightPassed {
+				// Not a failure, but not a pass for them either: say so.
+				r.EventRecorder.Eventf(obj, corev1.EventTypeWarning, "PreflightIncomplete",
+					"preflight could not verify %d artifacts with trust configuration %s itself, and Flux's verdict is about the configuration in place: %s",
+					len(unchecked), text.ShortDigest(rendered.TrustDigest), text.Join(unchecked, 10, "; ", ""))
 			}
 			st.Preflight = v1alpha1.PreflightPassed
 		}
@@ -159,11 +165,13 @@ func (r *Reconciler) planStages(ctx context.Context, p *pass, st *v1alpha1.Rollo
 }
 
 // preflight returns the governed artifacts that verify with the
-// configuration in place today but would fail with the rendered one.
-func (r *Reconciler) preflight(ctx context.Context, p *pass, recheck bool) ([]string, error) {
+// configuration in place today but would fail with the rendered one, and
+// those it could not verify itself (Flux's verdict is all there is for
+// them, and it is about today's configuration).
+func (r *Reconciler) preflight(ctx context.Context, p *pass, recheck bool) (regressions, unchecked []string, err error) {
 	repos, err := p.governedArtifacts(ctx, r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	o := checker.Options{Enabled: true, MaxAge: checker.CacheTTL(p.obj)}
 	if recheck {
@@ -172,13 +180,15 @@ func (r *Reconciler) preflight(ctx context.Context, p *pass, recheck bool) ([]st
 	}
 	today := r.Checker.Check(ctx, p.obj, repos, checker.InPlace(p.existing), o)
 	tomorrow := r.Checker.Check(ctx, p.obj, repos, checker.Rendered(p.rendered), o)
-	var regressions []string
 	for i := range repos {
-		if today[i].State == checker.Verified && tomorrow[i].State == checker.Failed {
+		switch {
+		case tomorrow[i].FluxOnly:
+			unchecked = append(unchecked, fmt.Sprintf("%s: %s", describe(repos[i]), tomorrow[i].Reason))
+		case today[i].State == checker.Verified && tomorrow[i].State == checker.Failed:
 			regressions = append(regressions, fmt.Sprintf("%s: %s", describe(repos[i]), tomorrow[i].Reason))
 		}
 	}
-	return regressions, nil
+	return regressions, unchecked, nil
 }
 
 // describe names an artifact in gate messages: OCIRepositories as

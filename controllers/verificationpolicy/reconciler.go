@@ -33,7 +33,13 @@ type Reconciler struct {
 	EventRecorder kuberecorder.EventRecorder
 	Metrics       helper.Metrics
 	Sources       *sources.Resolver
-	Writer        *targets.Writer
+	// Secrets reads the Secrets the operator wrote: the per-name informers
+	// of targets.Store (RBAC allows listing Secrets by name only).
+	Secrets client.Reader
+	// SecretNames are the Secret names the operator may write
+	// (--target-secret-names); a policy targeting another is refused.
+	SecretNames []string
+	Writer      *targets.Writer
 	// Status writes the sync reconciler's share of status in one request.
 	Status *policystatus.Writer
 	// Checker verifies governed artifacts for the preflight and stage
@@ -59,13 +65,17 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=verification.flux-notation.io,resources=verificationpolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=verification.flux-notation.io,resources=verificationpolicies/finalizers,verbs=update
 //
-// Generated Secrets live in any target namespace, so Secret writes are
-// cluster-wide. RBAC cannot be narrowed by label: list/watch are requested
-// with our managed-by label selector (the cache holds only our Secrets), and
-// get is used only on the Secret name a policy targets, to tell whether one
-// that is in the way is ours. No patch: updates carry a resourceVersion
-// precondition instead.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
+// Generated Secrets live in any target namespace, so their rules are
+// cluster-wide, but only for the allowed names (--target-secret-names,
+// which must match resourceNames here; the manager checks at startup that
+// it does). Kubernetes authorizes list
+// and watch by resourceNames when they carry the field selector
+// metadata.name=<name>, which is how targets.Store watches them: no
+// unrelated Secret can be read. create cannot be narrowed by name (the
+// name is in the body), and reveals nothing. No patch: updates carry a
+// resourceVersion precondition instead.
+// +kubebuilder:rbac:groups="",resources=secrets,resourceNames=notation-config,verbs=get;list;watch;update;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create
 //
 // Namespaces are read to resolve target.namespaces and namespaceSelector.
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
@@ -77,7 +87,10 @@ type Reconciler struct {
 // ClusterRole. Its namespace is rewritten by kustomize/OLM to the install
 // namespace, which is the manager's POD_NAMESPACE and default trust namespace.
 // +kubebuilder:rbac:groups="",namespace=verification-operator-system,resources=configmaps,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",namespace=verification-operator-system,resources=secrets,verbs=get;list;watch
+// The trust namespace also holds the rollout snapshots (Secrets named
+// vpol-rollout-<policy>), which the manager creates, updates and deletes:
+// the trust namespace is the operator's own.
+// +kubebuilder:rbac:groups="",namespace=verification-operator-system,resources=secrets,verbs=get;list;watch;create;update;delete
 
 // step is one named part of a sync pass. It returns stop to end the pass
 // early (bad input, a held rollout), an error to have it retried.
@@ -89,6 +102,7 @@ type step struct {
 // steps is the sync, in order (see the package documentation).
 func (r *Reconciler) steps() []step {
 	return []step{
+		{"admit the Secret name", r.admitSecretName},
 		{"render sources", r.renderSources},
 		{"select targets", r.selectTargets},
 		{"gate the rollout", r.gateRollout},

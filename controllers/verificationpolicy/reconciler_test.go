@@ -80,6 +80,8 @@ func newReconciler(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object
 		Client:        c,
 		EventRecorder: record.NewFakeRecorder(100),
 		Sources:       &sources.Resolver{Namespace: trustNS, Secrets: c, ConfigMaps: c},
+		Secrets:       c,
+		SecretNames:   []string{v1alpha1.DefaultSecretName},
 		Writer:        &targets.Writer{Client: c, APIReader: c, FieldOwner: FieldOwner, Concurrency: 4},
 		Status:        &policystatus.Writer{Client: c, Reader: c, Share: policystatus.Sync},
 		APIs:          discovery.New(apimeta.NewDefaultRESTMapper(nil), time.Hour),
@@ -189,6 +191,44 @@ func TestInputEndsThePassByWhatCanFixIt(t *testing.T) {
 			g.Expect(conditions.IsTrue(got, meta.ReconcilingCondition)).To(Equal(!tc.stalled))
 			g.Expect(got.Status.LastHandledReconcileAt).To(Equal("now"))
 		})
+	}
+}
+
+// TestASecretNameNotAllowedWritesNothing: the operator's RBAC covers the
+// allowed names only, so a policy targeting another is refused before
+// anything is read or written, and its Secrets under the previous name
+// stay.
+func TestASecretNameNotAllowedWritesNothing(t *testing.T) {
+	g := NewWithT(t)
+	r, c, n := newReconciler(t, nil, namespace("a"), namespace("b"), policy("a", "b"))
+	runPass(t, r)
+	g.Expect(n.secretWrites.Load()).To(BeEquivalentTo(2))
+
+	p := get(g, c)
+	p.Spec.Target.SecretName = "team-trust"
+	p.Generation = 2
+	g.Expect(c.Update(context.Background(), p)).To(Succeed())
+	res := runPass(t, r)
+
+	got := get(g, c)
+	g.Expect(res.RequeueAfter).To(BeZero(), "only a spec change fixes it")
+	g.Expect(n.secretWrites.Load()).To(BeEquivalentTo(2), "nothing written under the refused name")
+	synced := conditions.Get(got, v1alpha1.SecretsSyncedCondition)
+	g.Expect(synced.Reason).To(Equal(v1alpha1.ReasonSecretNameNotAllowed))
+	g.Expect(synced.Message).To(And(ContainSubstring(`"team-trust"`), ContainSubstring("--target-secret-names=notation-config")))
+	g.Expect(conditions.IsTrue(got, meta.StalledCondition)).To(BeTrue())
+	g.Expect(conditions.GetReason(got, meta.ReadyCondition)).To(Equal(v1alpha1.ReasonSecretNameNotAllowed))
+	var events []string
+	for len(r.EventRecorder.(*record.FakeRecorder).Events) > 0 {
+		events = append(events, <-r.EventRecorder.(*record.FakeRecorder).Events)
+	}
+	g.Expect(events).To(ContainElement(HavePrefix("Warning SecretNameNotAllowed target.secretName")))
+
+	var left corev1.SecretList
+	g.Expect(c.List(context.Background(), &left)).To(Succeed())
+	g.Expect(left.Items).To(HaveLen(2), "the last good configuration stays")
+	for _, s := range left.Items {
+		g.Expect(s.Name).To(Equal("notation-config"))
 	}
 }
 

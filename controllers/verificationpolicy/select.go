@@ -23,7 +23,7 @@ func (r *Reconciler) selectTargets(ctx context.Context, p *pass) (bool, error) {
 	}
 	p.selection, p.namespaces = sel, namespaces
 
-	secrets, err := targets.ListGenerated(ctx, r.Client, p.obj.Name)
+	secrets, err := targets.ListGenerated(ctx, r.Secrets, p.obj.Name)
 	if err != nil {
 		return true, err
 	}

@@ -74,6 +74,23 @@ func (r *Reconciler) writeSnapshot(ctx context.Context, obj *v1alpha1.Verificati
 	return r.Update(ctx, &cur, client.FieldOwner(FieldOwner))
 }
 
+// deleteSnapshot deletes the policy's rollout snapshot, if it has one. (Its
+// owner reference would have the garbage collector do it too, but not
+// before the policy is gone.)
+func (r *Reconciler) deleteSnapshot(ctx context.Context, obj *v1alpha1.VerificationPolicy) error {
+	var snap corev1.Secret
+	err := r.Get(ctx, types.NamespacedName{Namespace: r.Sources.Namespace, Name: snapshotName(obj.Name)}, &snap)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	case snap.Labels[v1alpha1.RoleLabel] != v1alpha1.RoleRolloutSnapshot || !targets.IsOwnedBy(&snap, obj.Name):
+		return nil // not ours: left alone
+	}
+	return r.Writer.Prune(ctx, []*corev1.Secret{&snap})
+}
+
 // snapshotName is the rollout snapshot Secret's name for a policy, hashed
 // when the policy name is too long to prefix.
 func snapshotName(policy string) string {

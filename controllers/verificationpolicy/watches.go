@@ -20,7 +20,6 @@ import (
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/sources"
-	"github.com/flux-notation/verification-operator/controllers/targets"
 )
 
 const (
@@ -31,7 +30,9 @@ const (
 // SetupWithManager wires the watches. trustCache is a cache scoped to the
 // trust namespace: it holds ConfigMaps, and only the metadata of Secrets, so
 // a source Secret's change wakes us without its contents being cached.
-func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, trustCache cache.Cache, concurrency int) error {
+// generated watches the Secrets we wrote (targets.Store.Sources): their
+// drift or deletion is restored.
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, trustCache cache.Cache, generated []source.Source, concurrency int) error {
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &v1alpha1.VerificationPolicy{}, secretSourceIndex, func(o client.Object) []string {
 		return sources.SecretNames(o.(*v1alpha1.VerificationPolicy).Spec.Certificates)
@@ -47,7 +48,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, tru
 	secretMeta := &metav1.PartialObjectMetadata{}
 	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("verificationpolicy").
 		For(&v1alpha1.VerificationPolicy{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
@@ -55,8 +56,6 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, tru
 			// The force-rollout annotation releases a held rollout.
 			predicate.AnnotationChangedPredicate{},
 		))).
-		// Generated Secrets (the cache only holds ours): restore drift.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(targets.PolicyOfSecret)).
 		// Namespaces appearing, relabelled or terminating change the targets.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies),
 			builder.WithPredicates(namespaceChanged())).
@@ -68,8 +67,11 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, tru
 			handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, s *metav1.PartialObjectMetadata) []reconcile.Request {
 				return r.policiesUsing(ctx, secretSourceIndex, s.Name)
 			}))).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, concurrency)}).
-		Complete(r)
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, concurrency)})
+	for _, src := range generated {
+		b = b.WatchesRawSource(src)
+	}
+	return b.Complete(r)
 }
 
 func (r *Reconciler) allPolicies(ctx context.Context, _ client.Object) []reconcile.Request {

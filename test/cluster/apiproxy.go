@@ -52,10 +52,14 @@ type APIRequest struct {
 	Code int
 }
 
-// IsWrite reports whether the request asked to change something.
+// IsWrite reports whether the request asked to change something. Access
+// reviews (authorization.k8s.io, such as the manager's startup check of its
+// own RBAC) are POSTs that store nothing: questions, not writes.
 func (r APIRequest) IsWrite() bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	switch {
+	case r.Method == http.MethodGet, r.Method == http.MethodHead, r.Method == http.MethodOptions:
+		return false
+	case r.Group == "authorization.k8s.io":
 		return false
 	}
 	return true

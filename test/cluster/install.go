@@ -36,29 +36,33 @@ type Install struct {
 
 // RenderInstall renders config/default with the kustomize API, in the order
 // the kustomization asks for (kubectl apply -k applies in that order).
-func RenderInstall() (*Install, error) {
-	dir := filepath.Join(testenv.RepoRoot(), "config", "default")
+func RenderInstall() (*Install, error) { return RenderInstallOf("config/default") }
+
+// RenderInstallOf renders another install overlay (a path relative to the
+// repository root), for example config/with-registry-credentials.
+func RenderInstallOf(overlay string) (*Install, error) {
+	dir := filepath.Join(testenv.RepoRoot(), overlay)
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionUnspecified
 	resources, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build config/default: %w", err)
+		return nil, fmt.Errorf("kustomize build %s: %w", overlay, err)
 	}
 	in := &Install{}
 	for _, r := range resources.Resources() {
 		data, err := r.MarshalJSON()
 		if err != nil {
-			return nil, fmt.Errorf("kustomize build config/default: %s: %w", r.CurId(), err)
+			return nil, fmt.Errorf("kustomize build %s: %s: %w", overlay, r.CurId(), err)
 		}
 		obj := &unstructured.Unstructured{}
 		if err := obj.UnmarshalJSON(data); err != nil {
-			return nil, fmt.Errorf("kustomize build config/default: %s: %w", r.CurId(), err)
+			return nil, fmt.Errorf("kustomize build %s: %s: %w", overlay, r.CurId(), err)
 		}
 		in.objects = append(in.objects, obj)
 	}
 	sas := in.Objects("ServiceAccount")
 	if len(sas) != 1 {
-		return nil, fmt.Errorf("config/default renders %d ServiceAccounts, want exactly the manager's", len(sas))
+		return nil, fmt.Errorf("%s renders %d ServiceAccounts, want exactly the manager's", overlay, len(sas))
 	}
 	in.ServiceAccount, in.Namespace = sas[0].GetName(), sas[0].GetNamespace()
 	return in, nil
@@ -75,6 +79,18 @@ func (in *Install) Objects(kinds ...string) []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
 	for _, obj := range in.objects {
 		if slices.Contains(kinds, obj.GetKind()) {
+			out = append(out, obj.DeepCopy())
+		}
+	}
+	return out
+}
+
+// Extra returns copies of the objects of this install that base does not
+// have (by kind and name): what an overlay adds to it.
+func (in *Install) Extra(base *Install) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, obj := range in.objects {
+		if base.Object(obj.GetKind(), obj.GetName()) == nil {
 			out = append(out, obj.DeepCopy())
 		}
 	}

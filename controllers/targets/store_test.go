@@ -1,0 +1,127 @@
+package targets
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	testenv "github.com/flux-notation/verification-operator/test/envtest"
+)
+
+// TestStoreWorksWithSecretAccessByNameOnly runs a Store as a user whose
+// only Secret permission is get, list and watch by resourceNames, as the
+// shipped ClusterRole grants it: the Store's informers sync (their list and
+// watch carry the name field selector the authorizer needs), hold exactly
+// our Secrets of the allowed names, and follow changes; the same user's
+// list without the selector is refused, and CheckAccess names what a
+// --target-secret-names the role does not match is missing.
+func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
+	g := NewWithT(t)
+	env, cfg, err := testenv.Start()
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = env.Stop() })
+	scheme := runtime.NewScheme()
+	g.Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	admin, err := client.New(cfg, client.Options{Scheme: scheme})
+	g.Expect(err).NotTo(HaveOccurred())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+
+	const user = "store-test"
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: user},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"notation-config", "notation-trust"},
+				Verbs: []string{"get", "list", "watch", "update", "delete"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+		},
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: user},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	}
+	g.Expect(admin.Create(ctx, role)).To(Succeed())
+	g.Expect(admin.Create(ctx, binding)).To(Succeed())
+	restricted, err := env.AddUser(envtest.User{Name: user}, cfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	userCfg := restricted.Config()
+	userClient, err := client.New(userCfg, client.Options{Scheme: scheme})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	ours := func(ns, name string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{
+			v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue, v1alpha1.PolicyLabel: "p",
+		}}}
+	}
+	for _, ns := range []string{"a", "b"} {
+		g.Expect(admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	}
+	unrelated := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "db-password"}, StringData: map[string]string{"p": "x"}}
+	oursUnderAnotherName := ours("a", "other")
+	notOurs := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "notation-trust"}}
+	for _, s := range []*corev1.Secret{ours("a", "notation-config"), ours("b", "notation-config"), ours("a", "notation-trust"),
+		unrelated, oursUnderAnotherName, notOurs} {
+		g.Expect(admin.Create(ctx, s)).To(Succeed())
+	}
+
+	// RBAC is really narrowing the user: no list without the selector,
+	// cluster-wide or in a namespace, and no get of another name.
+	var all corev1.SecretList
+	g.Expect(apierrors.IsForbidden(userClient.List(ctx, &all))).To(BeTrue(), "cluster-wide list")
+	g.Expect(apierrors.IsForbidden(userClient.List(ctx, &all, client.InNamespace("a")))).To(BeTrue(), "list in a namespace")
+	g.Expect(apierrors.IsForbidden(userClient.Get(ctx, client.ObjectKeyFromObject(unrelated), &corev1.Secret{}))).To(BeTrue(), "get of another name")
+
+	httpClient, err := rest.HTTPClientFor(userCfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	mapper, err := apiutil.NewDynamicRESTMapper(userCfg, httpClient)
+	g.Expect(err).NotTo(HaveOccurred())
+	store, err := NewStore(userCfg, scheme, mapper, []string{"notation-config", "notation-trust"})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, c := range store.Caches() {
+		go func() { _ = c.Start(ctx) }()
+		syncCtx, done := context.WithTimeout(ctx, 30*time.Second)
+		g.Expect(c.WaitForCacheSync(syncCtx)).To(BeTrue(), "a per-name informer syncs with access by name only")
+		done()
+	}
+
+	keys := func(g Gomega) []string {
+		var list corev1.SecretList
+		g.Expect(store.List(ctx, &list)).To(Succeed())
+		var out []string
+		for _, s := range list.Items {
+			out = append(out, s.Namespace+"/"+s.Name)
+			g.Expect(s.ManagedFields).To(BeEmpty(), "managed fields are not kept")
+		}
+		return out
+	}
+	g.Eventually(keys).Should(ConsistOf("a/notation-config", "b/notation-config", "a/notation-trust"))
+	g.Expect(store.Allowed("notation-config")).To(BeTrue())
+	g.Expect(store.Allowed("other")).To(BeFalse())
+	g.Expect(apierrors.IsNotFound(store.Get(ctx, client.ObjectKeyFromObject(oursUnderAnotherName), &corev1.Secret{}))).To(BeTrue())
+
+	// Changes reach it; a Secret of ours under another name does not.
+	g.Expect(userClient.Create(ctx, ours("b", "notation-config-2"))).To(Succeed(), "create is not narrowed by name")
+	g.Expect(admin.Delete(ctx, ours("a", "notation-trust"))).To(Succeed())
+	g.Eventually(keys).Should(ConsistOf("a/notation-config", "b/notation-config"))
+
+	// CheckAccess: the role matches these names; a name it lacks is named.
+	g.Expect(CheckAccess(ctx, userClient, []string{"notation-config", "notation-trust"})).To(Succeed())
+	err = CheckAccess(ctx, userClient, []string{"notation-config", "team-trust"})
+	g.Expect(err).To(MatchError(ContainSubstring("get Secrets named team-trust")))
+	g.Expect(err).To(MatchError(ContainSubstring("list Secrets named team-trust")))
+	g.Expect(err.Error()).NotTo(ContainSubstring("named notation-config"), "only the missing name")
+}
