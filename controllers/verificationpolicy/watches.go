@@ -44,10 +44,15 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, tru
 		return err
 	}
 
+	if err := indexClusterTrustBundleSources(ctx, idx); err != nil {
+		return err
+	}
+
 	secretMeta := &metav1.PartialObjectMetadata{}
 	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 
-	return ctrl.NewControllerManagedBy(mgr).
+	kick := make(chan event.TypedGenericEvent[*v1alpha1.VerificationPolicy])
+	c, err := ctrl.NewControllerManagedBy(mgr).
 		Named("verificationpolicy").
 		For(&v1alpha1.VerificationPolicy{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
@@ -68,8 +73,16 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, tru
 			handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, s *metav1.PartialObjectMetadata) []reconcile.Request {
 				return r.policiesUsing(ctx, secretSourceIndex, s.Name)
 			}))).
+		// Policies woken when discovery learns about the ClusterTrustBundle API.
+		WatchesRawSource(source.Channel(kick, &handler.TypedEnqueueRequestForObject[*v1alpha1.VerificationPolicy]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, concurrency)}).
-		Complete(r)
+		Build(r)
+	if err != nil {
+		return err
+	}
+	// ClusterTrustBundles are watched from the moment discovery finds their API.
+	r.watchClusterTrustBundles(mgr, c, kick)
+	return nil
 }
 
 func (r *Reconciler) allPolicies(ctx context.Context, _ client.Object) []reconcile.Request {
