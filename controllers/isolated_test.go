@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/helmcharts"
@@ -22,7 +23,15 @@ import (
 // must not see. It costs a kube-apiserver start: keep such tests few.
 func isolatedPlane(t *testing.T) (c client.Client, installOCIRepositories, installHelmCharts func() error) {
 	t.Helper()
-	env, cfg, err := testenv.Start()
+	c, env := isolatedPlaneWith(t, testenv.Options{})
+	return c, func() error { return installFluxCRD(env.Config) }, func() error { return installHelmCRDs(env.Config) }
+}
+
+// isolatedPlaneWith is isolatedPlane with the control plane tuned by o; it
+// returns the plane, for tests that restart its API server.
+func isolatedPlaneWith(t *testing.T, o testenv.Options) (client.Client, *envtest.Environment) {
+	t.Helper()
+	env, cfg, err := testenv.StartWith(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +40,7 @@ func isolatedPlane(t *testing.T) (c client.Client, installOCIRepositories, insta
 		cancel()
 		_ = env.Stop()
 	})
-	c, err = client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +50,7 @@ func isolatedPlane(t *testing.T) (c client.Client, installOCIRepositories, insta
 	if err := startOperator(ctx, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
-	return c, func() error { return installFluxCRD(cfg) }, func() error { return installHelmCRDs(cfg) }
+	return c, env
 }
 
 // The manager starts, and syncs Secrets, on a cluster without Flux; it

@@ -165,6 +165,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 			Namespace:  o.TrustNamespace,
 			Secrets:    mgr.GetAPIReader(),
 			ConfigMaps: trustCache,
+			// Cluster-scoped, read through the informers their watch starts.
+			ClusterTrustBundles: sources.NewClusterTrustBundles(mgr.GetCache(), apis),
 		},
 		Writer: &targets.Writer{
 			Client:      mgr.GetClient(),

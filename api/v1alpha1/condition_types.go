@@ -39,8 +39,15 @@ const (
 	// ReasonSecretTooLarge means the rendered data exceeds the Secret size limit.
 	ReasonSecretTooLarge = "SecretTooLarge"
 	// ReasonSourceNotFound means a referenced Secret or ConfigMap does not
-	// exist in the trust namespace.
+	// exist in the trust namespace, or a clusterTrustBundle source that is
+	// not optional selects no ClusterTrustBundle.
 	ReasonSourceNotFound = "SourceNotFound"
+	// ReasonClusterTrustBundleAPINotServed means a clusterTrustBundle source
+	// is used and the API server serves neither certificates.k8s.io/v1 nor
+	// v1beta1 ClusterTrustBundles (Kubernetes 1.33 to 1.36 serve v1beta1
+	// only with the ClusterTrustBundle feature gate and the API enabled).
+	// Nothing is written; the policy syncs by itself once the API appears.
+	ReasonClusterTrustBundleAPINotServed = "ClusterTrustBundleAPINotServed"
 	// ReasonSourceKeyNotFound means a referenced Secret or ConfigMap lacks
 	// the referenced key.
 	ReasonSourceKeyNotFound = "SourceKeyNotFound"
@@ -81,8 +88,9 @@ const (
 	// ReasonWriteFailed means the API server refused a write to a namespace.
 	ReasonWriteFailed = "WriteFailed"
 	// ReasonWaitingForAPIDiscovery: a rollout gate needs to know whether the
-	// OCIRepository API is served, and the manager has not looked yet (it
-	// just started): nothing is written until it has.
+	// OCIRepository API is served, or a clusterTrustBundle source which
+	// ClusterTrustBundle API version is, and the manager has not looked yet
+	// (it just started): nothing is written until it has.
 	ReasonWaitingForAPIDiscovery = "WaitingForAPIDiscovery"
 )
 

@@ -106,10 +106,10 @@ func TestCRDRejectsInvalidPolicies(t *testing.T) {
 	}{
 		{"no certificate source", func(p *v1alpha1.VerificationPolicy) {
 			p.Spec.Certificates[0].Inline = ""
-		}, "exactly one of inline, secretRef or configMapRef must be set"},
+		}, "exactly one of inline, secretRef, configMapRef or clusterTrustBundle must be set"},
 		{"two certificate sources", func(p *v1alpha1.VerificationPolicy) {
 			p.Spec.Certificates[0].SecretRef = &v1alpha1.KeyReference{Name: "roots", Key: "ca.crt"}
-		}, "exactly one of inline, secretRef or configMapRef must be set"},
+		}, "exactly one of inline, secretRef, configMapRef or clusterTrustBundle must be set"},
 		{"no target", func(p *v1alpha1.VerificationPolicy) {
 			p.Spec.Target.Namespaces = nil
 		}, "at least one of namespaces or namespaceSelector must be set"},

@@ -225,7 +225,7 @@ type SignatureVerification struct {
 }
 
 // CertificateSource is one named source of PEM certificates.
-// +kubebuilder:validation:XValidation:rule="[has(self.inline), has(self.secretRef), has(self.configMapRef)].filter(x, x).size() == 1",message="exactly one of inline, secretRef or configMapRef must be set"
+// +kubebuilder:validation:XValidation:rule="[has(self.inline), has(self.secretRef), has(self.configMapRef), has(self.clusterTrustBundle)].filter(x, x).size() == 1",message="exactly one of inline, secretRef, configMapRef or clusterTrustBundle must be set"
 type CertificateSource struct {
 	// Name is the key stem in the generated Secret: <name>.crt, or
 	// <name>-<n>.crt when the source holds several certificates.
@@ -254,6 +254,54 @@ type CertificateSource struct {
 	// ConfigMapRef is a key of a ConfigMap in the operator's trust namespace.
 	// +optional
 	ConfigMapRef *KeyReference `json:"configMapRef,omitempty"`
+
+	// ClusterTrustBundle takes the certificates of one ClusterTrustBundle
+	// (certificates.k8s.io), or of every bundle of a signer, as a projected
+	// volume's clusterTrustBundle source does.
+	// +optional
+	ClusterTrustBundle *ClusterTrustBundleSource `json:"clusterTrustBundle,omitempty"`
+}
+
+// ClusterTrustBundleSource selects ClusterTrustBundles, the cluster's
+// published trust anchors (cluster-scoped, served as certificates.k8s.io/v1
+// or, behind the ClusterTrustBundle feature gate, v1beta1). It follows a
+// projected volume's ClusterTrustBundleProjection: exactly one of name, or
+// signerName with an optional labelSelector.
+// +kubebuilder:validation:XValidation:rule="has(self.name) != has(self.signerName)",message="exactly one of name or signerName must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.labelSelector) || has(self.signerName)",message="labelSelector chooses among the bundles of a signerName and cannot be used with name"
+type ClusterTrustBundleSource struct {
+	// Name of one ClusterTrustBundle. A bundle with a signer is named
+	// <signer name with '/' as ':'>:<suffix>, for example
+	// example.com:release-roots:g2. At most 825 characters: a signer name
+	// of up to 571, its ':' and a DNS subdomain.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=825
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$`
+	// +optional
+	Name string `json:"name,omitempty"`
+
+	// SignerName takes every ClusterTrustBundle of this signer that
+	// labelSelector matches, in the order of their names. A signer name is
+	// a domain and a path, for example example.com/release-roots.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=571
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	SignerName string `json:"signerName,omitempty"`
+
+	// LabelSelector narrows the bundles of signerName by label. Unset, every
+	// bundle of the signer is taken. (A projected volume takes none when its
+	// selector is unset, and so fails unless optional: no projection that
+	// works changes meaning here.)
+	// +optional
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+
+	// Optional allows the selection to be empty: a missing bundle, or no
+	// bundle of the signer matching, then contributes no certificate, as
+	// long as another source supplies one. Without it an empty selection is
+	// SourceNotFound, and the last good Secrets stay.
+	// +optional
+	Optional bool `json:"optional,omitempty"`
 }
 
 // KeyReference names a key of a Secret or ConfigMap in the operator's trust
@@ -538,7 +586,9 @@ type CertificateStatus struct {
 	Key string `json:"key"`
 	// Type is the trust store type of its source.
 	Type CertificateType `json:"type"`
-	// Source is the name of the certificate source it came from.
+	// Source is the name of the certificate source it came from; for a
+	// clusterTrustBundle source, followed by the bundle it came from:
+	// "<name> (ClusterTrustBundle <bundle>)".
 	Source string `json:"source"`
 	// Subject distinguished name.
 	Subject string `json:"subject"`

@@ -32,7 +32,7 @@ func TestRenderGolden(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"render/sample", []string{"render", "-f", "../../config/samples", "--source-dir", sources, "-n", "flux-system", now}},
+		{"render/sample", []string{"render", "-f", "../../config/samples", "--policy", "example-corp-releases", "--source-dir", sources, "-n", "flux-system", now}},
 		{"render/sample-json", []string{"render", "-f", "../../config/samples/verification_v1alpha1_verificationpolicy.yaml", "--source-dir", sources, "-o", "json", now}},
 		{"render/warnings", []string{"render", "-f", "testdata/render/warnings.yaml", now}},
 		{"render/source-not-found", []string{"render", "-f", "../../config/samples/verification_v1alpha1_verificationpolicy.yaml", now}},
@@ -93,7 +93,7 @@ func oversizedSource(t *testing.T) string {
 // carries, and the trust policy is the one Flux reads.
 func TestRenderPrintsTheOperatorsSecret(t *testing.T) {
 	g := NewWithT(t)
-	r := vpol(t, "render", "-f", "../../config/samples", "--source-dir", filepath.Join("testdata", "sources"), now)
+	r := vpol(t, "render", "-f", "../../config/samples", "--policy", "example-corp-releases", "--source-dir", filepath.Join("testdata", "sources"), now)
 	g.Expect(r.code).To(Equal(0), r.stderr)
 	var s corev1.Secret
 	g.Expect(yaml.UnmarshalStrict([]byte(r.stdout), &s)).To(Succeed())

@@ -24,16 +24,32 @@ type Resolver struct {
 	// ConfigMaps reads ConfigMaps, typically from a cache scoped to the
 	// trust namespace.
 	ConfigMaps client.Reader
+	// ClusterTrustBundles reads clusterTrustBundle sources (cluster-scoped
+	// objects, not in the trust namespace); without it they are refused
+	// with an error that is not about the input.
+	ClusterTrustBundles *ClusterTrustBundles
 }
 
 // Resolve returns one trustconfig.Source per certificate source, in spec
-// order. A missing object or key is an *inputerror.Error; other API errors are returned
-// as they are, so the caller retries them.
+// order, leaving out optional clusterTrustBundle sources that select no
+// bundle. A missing object or key is an *inputerror.Error; other API errors
+// are returned as they are, so the caller retries them, and so is
+// ErrAPIDiscoveryPending (wrapped) just after a start.
 func (r *Resolver) Resolve(ctx context.Context, certs []v1alpha1.CertificateSource) ([]trustconfig.Source, error) {
 	out := make([]trustconfig.Source, 0, len(certs))
+	var emptyOptional []string
 	for _, c := range certs {
 		src := trustconfig.Source{Name: c.Name, Type: c.Type}
 		switch {
+		case c.ClusterTrustBundle != nil:
+			var err error
+			if src, err = r.ClusterTrustBundles.resolve(ctx, c); err != nil {
+				return nil, err
+			}
+			if len(src.Parts) == 0 {
+				emptyOptional = append(emptyOptional, c.Name)
+				continue
+			}
 		case c.SecretRef != nil:
 			pem, err := r.secretKey(ctx, c.Name, *c.SecretRef)
 			if err != nil {
@@ -53,6 +69,9 @@ func (r *Resolver) Resolve(ctx context.Context, certs []v1alpha1.CertificateSour
 			src.Origin = "inline"
 		}
 		out = append(out, src)
+	}
+	if len(out) == 0 && len(emptyOptional) > 0 {
+		return nil, noCertificates(emptyOptional)
 	}
 	return out, nil
 }

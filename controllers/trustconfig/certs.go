@@ -26,6 +26,48 @@ var pemBegin = []byte("-----BEGIN")
 
 var utf8BOM = []byte("\xef\xbb\xbf")
 
+// parsed is one certificate of a source, with the object of the part it
+// came from ("" for a source without parts).
+type parsed struct {
+	cert *x509.Certificate
+	part string
+}
+
+// origin names where the certificate came from in messages.
+func (p parsed) origin(src *Source) string {
+	if p.part != "" {
+		return p.part
+	}
+	return src.Origin
+}
+
+// parseParts parses a source's PEM, or each of its parts in order, each
+// part's blocks counted and its lines numbered on their own, so a message
+// points into the object that holds the block.
+func parseParts(src Source) ([]parsed, *Error) {
+	if len(src.Parts) == 0 {
+		certs, err := parseSource(src)
+		out := make([]parsed, len(certs))
+		for i, c := range certs {
+			out[i] = parsed{cert: c}
+		}
+		return out, err
+	}
+	var out []parsed
+	for _, part := range src.Parts {
+		one := src
+		one.Origin, one.PEM, one.Parts = part.Object, part.PEM, nil
+		certs, err := parseSource(one)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range certs {
+			out = append(out, parsed{cert: c, part: part.Object})
+		}
+	}
+	return out, nil
+}
+
 // parseSource splits the PEM text of one source into its certificates, in
 // order. Text outside PEM blocks (the comments of CA bundles) is ignored;
 // every PEM block must be a CERTIFICATE that parses as X.509.
@@ -81,6 +123,11 @@ func parseSource(src Source) ([]*x509.Certificate, *Error) {
 			return nil, newError(v1alpha1.ReasonInvalidCertificate, field,
 				"%s is labelled CERTIFICATE but is not a valid X.509 certificate: %s",
 				blockAt(n, line, src.Origin), text.Truncate(err.Error(), 200))
+		}
+		if src.RequireCA && (!cert.BasicConstraintsValid || !cert.IsCA) {
+			return nil, newError(v1alpha1.ReasonInvalidCertificate, field,
+				"%s (subject %q) is not a CA certificate (basicConstraints CA:TRUE is missing): a ClusterTrustBundle holds trust anchors only",
+				blockAt(n, line, src.Origin), text.Truncate(cert.Subject.String(), maxDNInMessageLen))
 		}
 		certs = append(certs, cert)
 		rest = next

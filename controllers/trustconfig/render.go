@@ -34,6 +34,26 @@ type Source struct {
 	// PEM is the source's content: one or more PEM certificates, with any
 	// text between the blocks.
 	PEM []byte
+	// Parts, when set, replace PEM for a source gathered from several
+	// objects (the ClusterTrustBundles of a signer, in name order): the
+	// source's certificates are those of every part, in order, keyed
+	// <name>-1.crt, <name>-2.crt, ... across the parts, and each
+	// certificate's status and messages name the object of its part.
+	Parts []Part
+	// RequireCA refuses a certificate without basicConstraints CA:TRUE
+	// (ReasonInvalidCertificate) rather than warning about it: a
+	// ClusterTrustBundle holds trust anchors only, as the API server itself
+	// requires of every bundle it accepts.
+	RequireCA bool
+}
+
+// Part is one object's share of a Source.
+type Part struct {
+	// Object names it, for status and messages, for example
+	// "ClusterTrustBundle example.com:roots:g2".
+	Object string
+	// PEM is its content, as Source.PEM.
+	PEM []byte
 }
 
 // Input is everything Render needs.
@@ -77,14 +97,17 @@ const maxSourceNameLen = 63
 type written struct {
 	key    string
 	source *Source
-	typ    v1alpha1.CertificateType
-	cert   *x509.Certificate
-	pem    []byte
+	// part is the object of the source's part it came from, if any.
+	part string
+	typ  v1alpha1.CertificateType
+	cert *x509.Certificate
+	pem  []byte
 }
 
 // duplicate is a certificate dropped because an identical one came first.
 type duplicate struct {
 	source *Source
+	origin string
 	cert   *x509.Certificate
 	first  *written
 }
@@ -133,7 +156,7 @@ func Render(in Input) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		certs, err := parseSource(*src)
+		certs, err := parseParts(*src)
 		if err != nil {
 			return nil, fixedBy(err, src)
 		}
@@ -157,13 +180,14 @@ func Render(in Input) (*Result, error) {
 		// trust (Flux trusts each certificate for every store anyway) and
 		// would only add keys and bytes.
 		var kept []*written
-		for _, cert := range certs {
+		for _, c := range certs {
+			cert := c.cert
 			sum := sha256.Sum256(cert.Raw)
 			if first, ok := bySum[sum]; ok {
-				dups = append(dups, duplicate{source: src, cert: cert, first: first})
+				dups = append(dups, duplicate{source: src, origin: c.origin(src), cert: cert, first: first})
 				continue
 			}
-			w := &written{source: src, typ: typ, cert: cert}
+			w := &written{source: src, part: c.part, typ: typ, cert: cert}
 			bySum[sum] = w
 			kept = append(kept, w)
 		}
@@ -203,7 +227,7 @@ func Render(in Input) (*Result, error) {
 		FluxFingerprint: FluxFingerprint(ProviderNotation, data),
 	}
 	for _, d := range dups {
-		res.Warnings = append(res.Warnings, duplicateWarning(*d.source, d.cert, d.first.key, d.first.source.Name))
+		res.Warnings = append(res.Warnings, duplicateWarning(d.source.Name, d.origin, d.cert, d.first.key, d.first.source.Name))
 	}
 	for _, w := range out {
 		res.Certificates = append(res.Certificates, summarize(w))
@@ -291,10 +315,14 @@ func checkSize(data map[string][]byte, out []*written) *Error {
 // summarize describes one written certificate for the policy status.
 func summarize(w *written) v1alpha1.CertificateStatus {
 	sum := sha256.Sum256(w.cert.Raw)
+	source := w.source.Name
+	if w.part != "" {
+		source += " (" + text.Truncate(w.part, maxOriginLen) + ")"
+	}
 	return v1alpha1.CertificateStatus{
 		Key:       w.key,
 		Type:      w.typ,
-		Source:    w.source.Name,
+		Source:    source,
 		Subject:   text.Truncate(w.cert.Subject.String(), maxDNLen),
 		Issuer:    text.Truncate(w.cert.Issuer.String(), maxDNLen),
 		NotBefore: metav1.NewTime(w.cert.NotBefore),

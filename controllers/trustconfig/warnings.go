@@ -87,10 +87,10 @@ func certificateWarnings(key string, cert *x509.Certificate, now time.Time) []Wa
 	return warnings
 }
 
-func duplicateWarning(src Source, cert *x509.Certificate, firstKey, firstSource string) Warning {
+func duplicateWarning(source, origin string, cert *x509.Certificate, firstKey, firstSource string) Warning {
 	return newWarning(DuplicateCertificate,
 		"a certificate of source %s%s (subject %q) is identical to %s of source %s; it is written once, under %s",
-		text.Truncate(src.Name, maxNameLen), fromOrigin(src.Origin), text.Truncate(cert.Subject.String(), maxDNInMessageLen),
+		text.Truncate(source, maxNameLen), fromOrigin(origin), text.Truncate(cert.Subject.String(), maxDNInMessageLen),
 		firstKey, text.Truncate(firstSource, maxNameLen), firstKey)
 }
 

@@ -14,7 +14,9 @@
 // The steps:
 //
 //  1. renderSources (render.go): resolve the certificate sources in the
-//     trust namespace and render the Secret data. Bad input writes nothing.
+//     trust namespace (and ClusterTrustBundles, cluster-scoped, watched
+//     once discovery finds their API: clustertrustbundles.go) and render
+//     the Secret data. Bad input writes nothing.
 //  2. selectTargets (select.go): the targeted namespaces, and the policy's
 //     Secrets there and elsewhere.
 //  3. gateRollout (gate.go): the preflight and the stage plan of a gated

@@ -43,7 +43,8 @@ type Reconciler struct {
 	// Status writes the sync reconciler's share of status in one request.
 	Status *policystatus.Writer
 	// Checker verifies governed artifacts for the preflight and stage
-	// gates; APIs says whether the OCIRepository API is served.
+	// gates; APIs says whether the OCIRepository API is served, and which
+	// ClusterTrustBundle API is.
 	Checker *checker.Checker
 	APIs    *discovery.APIs
 	// ConflictRetryInterval is how often namespaces with a foreign Secret in
@@ -91,6 +92,13 @@ type Reconciler struct {
 // vpol-rollout-<policy>), which the manager creates, updates and deletes:
 // the trust namespace is the operator's own.
 // +kubebuilder:rbac:groups="",namespace=verification-operator-system,resources=secrets,verbs=get;list;watch;create;update;delete
+//
+// clusterTrustBundle sources: ClusterTrustBundles are cluster-scoped, so
+// they are read (and watched, to re-render when a bundle changes or a
+// signer's selection does) cluster-wide. Read only; they hold public trust
+// anchors that every ServiceAccount may read by default where the API is
+// served, but that default binding is not relied on.
+// +kubebuilder:rbac:groups=certificates.k8s.io,resources=clustertrustbundles,verbs=get;list;watch
 
 // step is one named part of a sync pass. It returns stop to end the pass
 // early (bad input, a held rollout), an error to have it retried.

@@ -2,6 +2,7 @@ package verificationpolicy
 
 import (
 	"context"
+	"errors"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/inputerror"
+	"github.com/flux-notation/verification-operator/controllers/sources"
 	"github.com/flux-notation/verification-operator/controllers/trustconfig"
 )
 
@@ -18,9 +20,17 @@ import (
 // rejectInput); nothing is written.
 //
 // Conditions: SecretsSynced=False and, for input only a spec change can
-// fix, Stalled=True.
+// fix, Stalled=True; Reconciling while a clusterTrustBundle source waits
+// for API discovery (just after a start).
 func (r *Reconciler) renderSources(ctx context.Context, p *pass) (bool, error) {
 	srcs, err := r.Sources.Resolve(ctx, p.obj.Spec.Certificates)
+	if errors.Is(err, sources.ErrAPIDiscoveryPending) {
+		conditions.MarkReconciling(p.obj, v1alpha1.ReasonWaitingForAPIDiscovery,
+			"waiting to learn which ClusterTrustBundle API version is served before rendering")
+		p.end = waiting
+		p.requeueAfter(discoveryRecheck)
+		return true, nil
+	}
 	if err == nil {
 		p.rendered, err = trustconfig.Render(trustconfig.Input{
 			Statements: p.obj.Spec.TrustPolicies,

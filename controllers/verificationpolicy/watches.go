@@ -45,9 +45,14 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, tru
 		return err
 	}
 
+	if err := indexClusterTrustBundleSources(ctx, idx); err != nil {
+		return err
+	}
+
 	secretMeta := &metav1.PartialObjectMetadata{}
 	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 
+	kick := make(chan event.TypedGenericEvent[*v1alpha1.VerificationPolicy])
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("verificationpolicy").
 		For(&v1alpha1.VerificationPolicy{}, builder.WithPredicates(predicate.Or(
@@ -67,11 +72,19 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, tru
 			handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, s *metav1.PartialObjectMetadata) []reconcile.Request {
 				return r.policiesUsing(ctx, secretSourceIndex, s.Name)
 			}))).
+		// Policies woken when discovery learns about the ClusterTrustBundle API.
+		WatchesRawSource(source.Channel(kick, &handler.TypedEnqueueRequestForObject[*v1alpha1.VerificationPolicy]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, concurrency)})
 	for _, src := range generated {
 		b = b.WatchesRawSource(src)
 	}
-	return b.Complete(r)
+	c, err := b.Build(r)
+	if err != nil {
+		return err
+	}
+	// ClusterTrustBundles are watched from the moment discovery finds their API.
+	r.watchClusterTrustBundles(mgr, c, kick)
+	return nil
 }
 
 func (r *Reconciler) allPolicies(ctx context.Context, _ client.Object) []reconcile.Request {

@@ -12,6 +12,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	testenv "github.com/flux-notation/verification-operator/test/envtest"
 )
 
 // ControlPlane is a kube-apiserver and etcd running on loopback.
@@ -39,7 +41,7 @@ type ControlPlaneOptions struct {
 
 // StartControlPlane starts kube-apiserver and etcd from KUBEBUILDER_ASSETS,
 // with RBAC authorization on (envtest's default, which the RBAC checks of
-// the end-to-end tests rely on). It fails, rather than skipping, when the
+// the end-to-end tests rely on) and ClusterTrustBundles served. It fails, rather than skipping, when the
 // binaries are not there: a test that cannot run must not pass.
 func StartControlPlane(o ControlPlaneOptions) (*ControlPlane, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
@@ -53,6 +55,8 @@ func StartControlPlane(o ControlPlaneOptions) (*ControlPlane, error) {
 		ControlPlaneStartTimeout: o.StartTimeout,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
+	// ClusterTrustBundles, which the operator reads as certificate sources.
+	testenv.ServeClusterTrustBundles(env.ControlPlane.GetAPIServer())
 	if o.Log != nil {
 		api := env.ControlPlane.GetAPIServer()
 		api.Out, api.Err = o.Log, o.Log
