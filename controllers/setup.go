@@ -117,7 +117,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := targets.CheckAccess(ctx, mgr.GetClient(), o.TargetSecretNames); err != nil {
 		return err
 	}
-	store, err := targets.NewStore(mgr.GetConfig(), mgr.GetScheme(), mgr.GetRESTMapper(), o.TargetSecretNames)
+	store, err := targets.NewStore(mgr.GetConfig(), mgr.GetScheme(), mgr.GetRESTMapper(), o.TargetSecretNames, verificationpolicy.FieldOwner)
 	if err != nil {
 		return err
 	}
@@ -126,6 +126,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 			return err
 		}
 	}
+	// Their data, which the Store does not cache, by trust digest.
+	contents := &targets.Contents{Reader: mgr.GetAPIReader()}
 
 	recorder, err := events.NewRecorder(mgr, ctrl.Log, "", "verification-operator")
 	if err != nil {
@@ -160,6 +162,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		EventRecorder: recorder,
 		Metrics:       helper.NewMetrics(mgr, metricsRecorder, v1alpha1.FinalizerName),
 		Secrets:       store,
+		Contents:      contents,
 		SecretNames:   store.Names(),
 		Sources: &sources.Resolver{
 			Namespace:  o.TrustNamespace,
@@ -188,6 +191,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	companion := &artifacts.Reconciler{
 		Client:        mgr.GetClient(),
 		Secrets:       store,
+		Contents:      contents,
 		Checker:       check,
 		APIs:          apis,
 		EventRecorder: recorder,

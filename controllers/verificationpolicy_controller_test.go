@@ -234,6 +234,37 @@ func TestSyncRestoresDrift(t *testing.T) {
 	}, timeout, poll).Should(Succeed())
 }
 
+// TestAResyncReadsNoSecret: the Secrets are cached as metadata only, and
+// their managedFields prove the data is what the operator wrote, so a full
+// resync sends no request at all for them; a foreign edit of the data is
+// seen in the metadata, read once, and restored.
+func TestAResyncReadsNoSecret(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	p := newPolicy(certs.NewCA("root"), ns)
+	create(t, p)
+	ready := waitReady(t, p.Name)
+	want := waitSecretDigest(t, ns, "notation-config", ready.Status.TrustDigest).Data
+
+	before := writes.requestsTo(ns, "secrets")
+	requestReconcile(t, p.Name)
+	requestReconcile(t, p.Name)
+	g.Expect(writes.requestsTo(ns, "secrets")).To(Equal(before), "a resync read or wrote the Secret")
+
+	s := getSecret(g, ns, "notation-config")
+	s.Data["root.crt"] = certs.NewCA("intruder").PEM()
+	g.Expect(k8s.Update(ctx, s, client.FieldOwner("kubectl-edit"))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(getSecret(g, ns, "notation-config").Data).To(Equal(want))
+	}, timeout, poll).Should(Succeed())
+	// One read (the data could no longer be vouched for) and one update.
+	g.Expect(writes.requestsTo(ns, "secrets") - before).To(BeNumerically("<=", 2))
+	restored := writes.requestsTo(ns, "secrets")
+	requestReconcile(t, p.Name)
+	g.Expect(writes.requestsTo(ns, "secrets")).To(Equal(restored), "the restored Secret is vouched for again")
+}
+
 func TestSourceChangesReachEveryCopy(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()

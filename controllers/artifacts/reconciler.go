@@ -15,8 +15,8 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kuberecorder "k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,8 +36,10 @@ const FieldOwner = "verification-operator"
 // Reconciler is the companion reconciler.
 type Reconciler struct {
 	client.Client
-	// Secrets reads the Secrets the sync reconciler wrote (targets.Store).
+	// Secrets reads the metadata of the Secrets the sync reconciler wrote
+	// (targets.Store), and Contents their data, by digest.
 	Secrets       client.Reader
+	Contents      *targets.Contents
 	Checker       *checker.Checker
 	APIs          *discovery.APIs
 	EventRecorder kuberecorder.EventRecorder
@@ -115,7 +117,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, err
 	}
 	ttl := checker.CacheTTL(obj)
-	outcomes := r.Checker.Check(ctx, obj, artifacts, checker.InPlace(secrets), checker.Options{
+	outcomes := r.Checker.Check(ctx, obj, artifacts, checker.InPlace(ctx, r.Contents, secrets), checker.Options{
 		Enabled: obj.Spec.OCIRepositories.Verification != v1alpha1.VerificationDisabled,
 		MaxAge:  ttl,
 		Fresh:   r.freshRequests(obj, artifacts),
@@ -199,21 +201,22 @@ func (r *Reconciler) kindState(k checker.Kind) discovery.State {
 	return checker.KindState(r.APIs, k)
 }
 
-// governed returns the policy's artifacts and its Secrets by namespace,
-// working out the targeted namespaces only when there is a candidate.
-func (r *Reconciler) governed(ctx context.Context, obj *v1alpha1.VerificationPolicy) ([]*checker.Artifact, map[string]*corev1.Secret, error) {
+// governed returns the policy's artifacts and its Secrets (metadata) by
+// namespace, working out the targeted namespaces only when there is a
+// candidate.
+func (r *Reconciler) governed(ctx context.Context, obj *v1alpha1.VerificationPolicy) ([]*checker.Artifact, map[string]*metav1.PartialObjectMetadata, error) {
 	artifacts, err := r.Checker.Governed(ctx, obj, func() (map[string]bool, error) {
 		sel, _, err := targets.SelectNamespaces(ctx, r.Client, obj.Spec.Target)
 		return text.Set(sel.Targeted), err
 	})
 	if err != nil || len(artifacts) == 0 {
-		return nil, map[string]*corev1.Secret{}, err
+		return nil, map[string]*metav1.PartialObjectMetadata{}, err
 	}
-	list, err := targets.ListGenerated(ctx, r.Secrets, obj.Name, client.UnsafeDisableDeepCopy)
+	list, err := targets.ListOurs(ctx, r.Secrets, obj.Name, client.UnsafeDisableDeepCopy)
 	if err != nil {
 		return nil, nil, err
 	}
-	secrets := map[string]*corev1.Secret{}
+	secrets := map[string]*metav1.PartialObjectMetadata{}
 	for i := range list {
 		if s := &list[i]; s.Name == obj.SecretName() && !targets.IsBookkeeping(s) {
 			secrets[s.Namespace] = s

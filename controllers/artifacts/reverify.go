@@ -10,7 +10,6 @@ import (
 	"time"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -41,7 +40,7 @@ type reverifyResult struct {
 // Secret, each governed artifact there, as the policy's reverify mode says
 // (see fluxverdict.PlanReverify), and follows up on forces in flight. First
 // sight only records the digest: nothing changed that Flux must hear about.
-func (r *Reconciler) reverify(ctx context.Context, artifacts []*checker.Artifact, secrets map[string]*corev1.Secret, mode v1alpha1.ReverifyMode) (reverifyResult, error) {
+func (r *Reconciler) reverify(ctx context.Context, artifacts []*checker.Artifact, secrets map[string]*metav1.PartialObjectMetadata, mode v1alpha1.ReverifyMode) (reverifyResult, error) {
 	res := reverifyResult{plans: map[string]fluxverdict.Plan{}}
 	var errs []error
 	now := r.Now()
@@ -68,7 +67,7 @@ func (r *Reconciler) reverify(ctx context.Context, artifacts []*checker.Artifact
 // or disabled, registry credentials the operator may not read) while that
 // verdict cannot be shown to be current: otherwise they would stay Pending
 // until the next trust change. It reports whether it asked anything.
-func (r *Reconciler) proveFluxVerdicts(ctx context.Context, outcomes []checker.Outcome, secrets map[string]*corev1.Secret, mode v1alpha1.ReverifyMode, res *reverifyResult) (bool, error) {
+func (r *Reconciler) proveFluxVerdicts(ctx context.Context, outcomes []checker.Outcome, secrets map[string]*metav1.PartialObjectMetadata, mode v1alpha1.ReverifyMode, res *reverifyResult) (bool, error) {
 	var errs []error
 	asked := false
 	now := r.Now()

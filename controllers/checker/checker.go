@@ -13,7 +13,6 @@ import (
 	"time"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -26,6 +25,7 @@ import (
 	"github.com/flux-notation/verification-operator/controllers/helmcharts"
 	"github.com/flux-notation/verification-operator/controllers/internal/text"
 	"github.com/flux-notation/verification-operator/controllers/ocirepos"
+	"github.com/flux-notation/verification-operator/controllers/targets"
 	"github.com/flux-notation/verification-operator/controllers/trustconfig"
 	"github.com/flux-notation/verification-operator/controllers/verify"
 )
@@ -192,14 +192,21 @@ func (c *Checker) helmCharts(ctx context.Context, obj *v1alpha1.VerificationPoli
 type TrustFor func(namespace string) (data map[string][]byte, digest string, ok bool)
 
 // InPlace is the trust in place today: each namespace's generated Secret,
-// when there is one.
-func InPlace(secrets map[string]*corev1.Secret) TrustFor {
+// when there is one, its data from contents (by digest; read from the API
+// server when the metadata cannot vouch for it). A Secret that cannot be
+// read counts as not there yet, and is logged.
+func InPlace(ctx context.Context, contents *targets.Contents, secrets map[string]*metav1.PartialObjectMetadata) TrustFor {
 	return func(ns string) (map[string][]byte, string, bool) {
-		s := secrets[ns]
-		if s == nil {
+		m := secrets[ns]
+		if m == nil {
 			return nil, "", false
 		}
-		return s.Data, s.Annotations[v1alpha1.TrustDigestAnnotation], true
+		data, digest, err := contents.Of(ctx, m)
+		if err != nil {
+			log.FromContext(ctx).Error(err, "reading the trust data in place", "namespace", ns, "secret", m.Name)
+			return nil, "", false
+		}
+		return data, digest, true
 	}
 }
 

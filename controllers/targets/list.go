@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -26,10 +27,24 @@ func ListGenerated(ctx context.Context, c client.Reader, policy string, opts ...
 	return list.Items, nil
 }
 
+// ListOurs lists the metadata of the Secrets written for a policy, from a
+// reader of metadata-only Secrets (the Store).
+func ListOurs(ctx context.Context, c client.Reader, policy string, opts ...client.ListOption) ([]metav1.PartialObjectMetadata, error) {
+	list := NewSecretMetaList()
+	opts = append(opts, client.MatchingLabels{
+		v1alpha1.ManagedByLabel: v1alpha1.ManagedByValue,
+		v1alpha1.PolicyLabel:    policy,
+	})
+	if err := c.List(ctx, list, opts...); err != nil {
+		return nil, fmt.Errorf("listing generated Secrets: %w", err)
+	}
+	return list.Items, nil
+}
+
 // IsBookkeeping tells the operator's own Secrets (the rollout snapshot)
 // apart from the ones it writes for Flux.
-func IsBookkeeping(s *corev1.Secret) bool {
-	return s.Labels[v1alpha1.RoleLabel] != ""
+func IsBookkeeping(s metav1.Object) bool {
+	return s.GetLabels()[v1alpha1.RoleLabel] != ""
 }
 
 // SelectNamespaces lists the namespaces and matches target against them.

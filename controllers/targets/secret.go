@@ -64,28 +64,42 @@ func IsOwnedBy(s *corev1.Secret, policy string) bool {
 
 // UpToDate reports whether existing already matches desired, comparing the
 // data by digest (so a hand edit that kept our annotation is still caught),
-// the keys we manage, the type and the owner reference.
+// the type, and the metadata (MetaUpToDate).
 func UpToDate(existing, desired *corev1.Secret) bool {
-	if existing.Type != desired.Type ||
-		trustconfig.TrustDigest(existing.Data) != desired.Annotations[v1alpha1.TrustDigestAnnotation] {
-		return false
-	}
+	return existing.Type == desired.Type &&
+		trustconfig.TrustDigest(existing.Data) == desired.Annotations[v1alpha1.TrustDigestAnnotation] &&
+		MetaUpToDate(existing, desired)
+}
+
+// MetaUpToDate reports whether existing's metadata matches desired: our
+// labels and annotations (the trust digest among them), the keys we manage
+// and the owner reference. It says nothing of the data: see DataIntact.
+func MetaUpToDate(existing metav1.Object, desired *corev1.Secret) bool {
+	labels, annotations := existing.GetLabels(), existing.GetAnnotations()
 	for k, v := range desired.Labels {
-		if got, ok := existing.Labels[k]; !ok || got != v {
+		if got, ok := labels[k]; !ok || got != v {
 			return false
 		}
 	}
 	for k, v := range desired.Annotations {
-		if got, ok := existing.Annotations[k]; !ok || got != v {
+		if got, ok := annotations[k]; !ok || got != v {
 			return false
 		}
 	}
 	if _, ok := desired.Annotations[ManagedKeysAnnotation]; !ok {
-		if _, stale := existing.Annotations[ManagedKeysAnnotation]; stale {
+		if _, stale := annotations[ManagedKeysAnnotation]; stale {
 			return false
 		}
 	}
-	return ownerRefsUpToDate(existing.OwnerReferences, desired)
+	return ownerRefsUpToDate(existing.GetOwnerReferences(), desired)
+}
+
+// FromMeta returns a Secret with m's metadata and no data: what an update
+// from the cached metadata starts from (Merge sets the data).
+func FromMeta(m *metav1.PartialObjectMetadata) *corev1.Secret {
+	s := &corev1.Secret{ObjectMeta: *m.ObjectMeta.DeepCopy()}
+	s.Annotations = serverAnnotations(s.Annotations)
+	return s
 }
 
 // Merge returns existing updated to desired: our data, type, labels and
@@ -93,6 +107,7 @@ func UpToDate(existing, desired *corev1.Secret) bool {
 // removed, and everything else other tools set is kept.
 func Merge(existing, desired *corev1.Secret) *corev1.Secret {
 	out := existing.DeepCopy()
+	out.Annotations = serverAnnotations(out.Annotations)
 	if out.Labels == nil {
 		out.Labels = map[string]string{}
 	}

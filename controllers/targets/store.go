@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,7 +27,8 @@ import (
 // Store is the operator's view of the Secrets it may write: the names it is
 // allowed (--target-secret-names), each watched by an informer of its own
 // that lists and watches only Secrets of that name carrying the managed-by
-// label.
+// label, as metadata (see intact.go for how the data is known without
+// caching it).
 //
 // Why one informer per name: the ClusterRole grants get, list, watch,
 // update and delete on Secrets by resourceNames only, and Kubernetes
@@ -39,9 +41,24 @@ type Store struct {
 	caches map[string]cache.Cache
 }
 
+// NewSecretMeta returns an empty metadata-only Secret, the Store's object.
+func NewSecretMeta() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
+
+// NewSecretMetaList returns an empty list of metadata-only Secrets.
+func NewSecretMetaList() *metav1.PartialObjectMetadataList {
+	l := &metav1.PartialObjectMetadataList{}
+	l.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+	return l
+}
+
 // NewStore creates the informers' caches for names; Add them to the
-// manager (Runnables) to start them.
-func NewStore(cfg *rest.Config, scheme *runtime.Scheme, mapper meta.RESTMapper, names []string) (*Store, error) {
+// manager (Runnables) to start them. fieldOwner is the field manager the
+// operator writes with, whose sole ownership of the data proves it intact.
+func NewStore(cfg *rest.Config, scheme *runtime.Scheme, mapper meta.RESTMapper, names []string, fieldOwner string) (*Store, error) {
 	if len(names) == 0 {
 		return nil, errors.New("no Secret name is allowed: set --target-secret-names")
 	}
@@ -49,15 +66,11 @@ func NewStore(cfg *rest.Config, scheme *runtime.Scheme, mapper meta.RESTMapper, 
 	s := &Store{names: slices.Clone(names), caches: map[string]cache.Cache{}}
 	for _, name := range names {
 		c, err := cache.New(cfg, cache.Options{
-			Scheme:           scheme,
-			Mapper:           mapper,
-			DefaultTransform: cache.TransformStripManagedFields(),
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}: {
-					Field: fields.OneTermEqualSelector("metadata.name", name),
-					Label: managed,
-				},
-			},
+			Scheme:               scheme,
+			Mapper:               mapper,
+			DefaultFieldSelector: fields.OneTermEqualSelector("metadata.name", name),
+			DefaultLabelSelector: managed,
+			DefaultTransform:     stripManagedFields(fieldOwner),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("creating the cache of Secrets named %s: %w", name, err)
@@ -82,9 +95,13 @@ func (s *Store) Caches() []cache.Cache {
 	return out
 }
 
-// Get reads one of our Secrets from its name's cache. A name that is not
-// allowed is NotFound: the operator cannot have written it.
+// Get reads the metadata of one of our Secrets (a *metav1.PartialObjectMetadata
+// of kind Secret) from its name's cache. A name that is not allowed is
+// NotFound: the operator cannot have written it.
 func (s *Store) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if err := onlyMeta(obj); err != nil {
+		return err
+	}
 	c := s.caches[key.Name]
 	if c == nil {
 		return apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, key.Name)
@@ -92,17 +109,18 @@ func (s *Store) Get(ctx context.Context, key client.ObjectKey, obj client.Object
 	return c.Get(ctx, key, obj, opts...)
 }
 
-// List lists our Secrets across every name's cache (*corev1.SecretList
-// only), with the given options (labels, namespace).
+// List lists the metadata of our Secrets across every name's cache (a
+// *metav1.PartialObjectMetadataList of kind SecretList), with the given
+// options (labels, namespace).
 func (s *Store) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	out, ok := list.(*corev1.SecretList)
-	if !ok {
-		return fmt.Errorf("the Secret store lists Secrets only, not %T", list)
+	out, ok := list.(*metav1.PartialObjectMetadataList)
+	if !ok || out.GetObjectKind().GroupVersionKind().Kind != "SecretList" {
+		return fmt.Errorf("the Secret store lists the metadata of Secrets only, not %T", list)
 	}
 	out.Items = out.Items[:0]
 	for _, n := range s.names {
-		var part corev1.SecretList
-		if err := s.caches[n].List(ctx, &part, opts...); err != nil {
+		part := NewSecretMetaList()
+		if err := s.caches[n].List(ctx, part, opts...); err != nil {
 			return fmt.Errorf("listing Secrets named %s: %w", n, err)
 		}
 		out.Items = append(out.Items, part.Items...)
@@ -115,12 +133,19 @@ func (s *Store) List(ctx context.Context, list client.ObjectList, opts ...client
 func (s *Store) Sources() []source.Source {
 	var out []source.Source
 	for _, n := range s.names {
-		out = append(out, source.Kind(s.caches[n], &corev1.Secret{},
-			handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, sec *corev1.Secret) []reconcile.Request {
-				return PolicyOfSecret(ctx, sec)
+		out = append(out, source.Kind(s.caches[n], NewSecretMeta(),
+			handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, m *metav1.PartialObjectMetadata) []reconcile.Request {
+				return PolicyOfSecret(ctx, m)
 			})))
 	}
 	return out
+}
+
+func onlyMeta(obj client.Object) error {
+	if m, ok := obj.(*metav1.PartialObjectMetadata); ok && m.GetObjectKind().GroupVersionKind().Kind == "Secret" {
+		return nil
+	}
+	return fmt.Errorf("the Secret store holds the metadata of Secrets only, not %T", obj)
 }
 
 var _ client.Reader = (*Store)(nil)

@@ -89,7 +89,7 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	mapper, err := apiutil.NewDynamicRESTMapper(userCfg, httpClient)
 	g.Expect(err).NotTo(HaveOccurred())
-	store, err := NewStore(userCfg, scheme, mapper, []string{"notation-config", "notation-trust"})
+	store, err := NewStore(userCfg, scheme, mapper, []string{"notation-config", "notation-trust"}, fieldOwner)
 	g.Expect(err).NotTo(HaveOccurred())
 	for _, c := range store.Caches() {
 		go func() { _ = c.Start(ctx) }()
@@ -99,8 +99,8 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 	}
 
 	keys := func(g Gomega) []string {
-		var list corev1.SecretList
-		g.Expect(store.List(ctx, &list)).To(Succeed())
+		list := NewSecretMetaList()
+		g.Expect(store.List(ctx, list)).To(Succeed())
 		var out []string
 		for _, s := range list.Items {
 			out = append(out, s.Namespace+"/"+s.Name)
@@ -111,12 +111,41 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 	g.Eventually(keys).Should(ConsistOf("a/notation-config", "b/notation-config", "a/notation-trust"))
 	g.Expect(store.Allowed("notation-config")).To(BeTrue())
 	g.Expect(store.Allowed("other")).To(BeFalse())
-	g.Expect(apierrors.IsNotFound(store.Get(ctx, client.ObjectKeyFromObject(oursUnderAnotherName), &corev1.Secret{}))).To(BeTrue())
+	g.Expect(apierrors.IsNotFound(store.Get(ctx, client.ObjectKeyFromObject(oursUnderAnotherName), NewSecretMeta()))).To(BeTrue())
+	g.Expect(store.Get(ctx, client.ObjectKeyFromObject(unrelated), &corev1.Secret{})).To(MatchError(ContainSubstring("metadata of Secrets only")),
+		"the store holds no Secret data")
 
 	// Changes reach it; a Secret of ours under another name does not.
 	g.Expect(userClient.Create(ctx, ours("b", "notation-config-2"))).To(Succeed(), "create is not narrowed by name")
 	g.Expect(admin.Delete(ctx, ours("a", "notation-trust"))).To(Succeed())
 	g.Eventually(keys).Should(ConsistOf("a/notation-config", "b/notation-config"))
+
+	// The data is known intact from managedFields while only our field
+	// manager wrote it, and no longer once another manager changes it.
+	written := ours("c", "notation-trust")
+	g.Expect(admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "c"}})).To(Succeed())
+	written.Data = map[string][]byte{"trustpolicy.json": []byte("{}"), "root.crt": []byte("pem")}
+	g.Expect(userClient.Create(ctx, written, client.FieldOwner(fieldOwner))).To(Succeed())
+	cached := func(g Gomega) *metav1.PartialObjectMetadata {
+		m := NewSecretMeta()
+		g.Expect(store.Get(ctx, client.ObjectKeyFromObject(written), m)).To(Succeed())
+		g.Expect(m.ManagedFields).To(BeEmpty(), "managed fields are not kept")
+		return m
+	}
+	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"root.crt", "trustpolicy.json"}) }).Should(BeTrue())
+	g.Expect(DataIntact(cached(g), []string{"trustpolicy.json"})).To(BeFalse(), "another set of keys")
+	edited := written.DeepCopy()
+	g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(written), edited)).To(Succeed())
+	edited.Data["root.crt"] = []byte("someone else's")
+	g.Expect(admin.Update(ctx, edited, client.FieldOwner("kubectl-edit"))).To(Succeed())
+	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"root.crt", "trustpolicy.json"}) }).Should(BeFalse(),
+		"a foreign manager's edit of the data is seen in the metadata")
+	// And a removed key, by whichever manager, leaves our set.
+	g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(written), edited)).To(Succeed())
+	delete(edited.Data, "root.crt")
+	edited.Data["trustpolicy.json"] = []byte("{}")
+	g.Expect(userClient.Update(ctx, edited, client.FieldOwner(fieldOwner))).To(Succeed())
+	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"trustpolicy.json"}) }).Should(BeTrue())
 
 	// CheckAccess: the role matches these names; a name it lacks is named.
 	g.Expect(CheckAccess(ctx, userClient, []string{"notation-config", "notation-trust"})).To(Succeed())

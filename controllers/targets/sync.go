@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -42,26 +45,38 @@ type Outcome struct {
 type Writer struct {
 	// Client writes Secrets.
 	Client client.Client
-	// APIReader reads a Secret uncached (a GET by an allowed name), to tell
+	// APIReader reads a Secret uncached (a GET by an allowed name): to tell
 	// who owns one that is in the way (Store holds only ours) or that Store
-	// has not seen yet.
+	// has not seen yet, and to read the data of ours when its metadata does
+	// not prove it intact.
 	APIReader client.Reader
 	// FieldOwner names us in managedFields.
 	FieldOwner string
 	// Concurrency bounds parallel API writes for one policy.
 	Concurrency int
+
+	// checked remembers, per Secret, the resourceVersion and trust digest
+	// whose data was read and found as desired, so a Secret whose metadata
+	// cannot prove its data (a foreign manager co-owns a key with the same
+	// value) is read once per change, not on every pass. Only such Secrets
+	// are in it: for the others managedFields are the proof.
+	checked sync.Map
 }
 
+type checkedData struct{ resourceVersion, digest string }
+
 // Sync makes every namespace hold tmpl's Secret. existing maps namespace to
-// the policy's Secret of that name as the cache sees it. Outcomes are
-// returned sorted by namespace; a failure in one namespace never stops others.
-func (w *Writer) Sync(ctx context.Context, tmpl Template, namespaces []string, existing map[string]*corev1.Secret) []Outcome {
+// the metadata of the policy's Secret of that name as Store sees it.
+// Outcomes are returned sorted by namespace; a failure in one namespace
+// never stops others.
+func (w *Writer) Sync(ctx context.Context, tmpl Template, namespaces []string, existing map[string]*metav1.PartialObjectMetadata) []Outcome {
 	outcomes := make([]Outcome, len(namespaces))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, w.Concurrency))
+	keys := slices.Sorted(maps.Keys(tmpl.Data))
 	for i, ns := range namespaces {
 		g.Go(func() error {
-			outcomes[i] = w.syncOne(ctx, tmpl, ns, existing[ns])
+			outcomes[i] = w.syncOne(ctx, tmpl, keys, ns, existing[ns])
 			return nil
 		})
 	}
@@ -70,14 +85,27 @@ func (w *Writer) Sync(ctx context.Context, tmpl Template, namespaces []string, e
 	return outcomes
 }
 
-func (w *Writer) syncOne(ctx context.Context, tmpl Template, ns string, cached *corev1.Secret) Outcome {
+func (w *Writer) syncOne(ctx context.Context, tmpl Template, keys []string, ns string, cached *metav1.PartialObjectMetadata) Outcome {
 	desired := tmpl.Desired(ns)
 	policy := tmpl.Policy.Name
 	if cached != nil {
-		if UpToDate(cached, desired) {
+		switch {
+		case !MetaUpToDate(cached, desired):
+			// A new digest (rotation) or metadata drift: the update replaces
+			// the data whatever it is, so the cached metadata is enough.
+			return w.update(ctx, ns, FromMeta(cached), desired)
+		case DataIntact(cached, keys) || w.wasChecked(cached, tmpl.TrustDigest):
 			return Outcome{Namespace: ns, State: Synced}
 		}
-		return w.update(ctx, ns, cached, desired)
+		// The metadata is as desired but cannot vouch for the data: read it.
+		var live corev1.Secret
+		if err := w.APIReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: desired.Name}, &live); err != nil {
+			if !apierrors.IsNotFound(err) {
+				return failed(ns, "read", err)
+			}
+		} else {
+			return w.syncLive(ctx, ns, policy, &live, desired)
+		}
 	}
 
 	err := w.Client.Create(ctx, desired, client.FieldOwner(w.FieldOwner))
@@ -94,13 +122,19 @@ func (w *Writer) syncOne(ctx context.Context, tmpl Template, ns string, cached *
 	if err := w.APIReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: desired.Name}, &live); err != nil {
 		return failed(ns, "read", err)
 	}
-	if !IsOwnedBy(&live, policy) {
-		return conflict(ns, &live)
+	return w.syncLive(ctx, ns, policy, &live, desired)
+}
+
+// syncLive syncs from a Secret read from the API server.
+func (w *Writer) syncLive(ctx context.Context, ns, policy string, live, desired *corev1.Secret) Outcome {
+	if !IsOwnedBy(live, policy) {
+		return conflict(ns, live)
 	}
-	if UpToDate(&live, desired) {
+	if UpToDate(live, desired) {
+		w.remember(live, desired.Annotations[v1alpha1.TrustDigestAnnotation])
 		return Outcome{Namespace: ns, State: Synced}
 	}
-	return w.update(ctx, ns, &live, desired)
+	return w.update(ctx, ns, live, desired)
 }
 
 // update writes desired over our existing Secret. The resourceVersion of
@@ -111,27 +145,50 @@ func (w *Writer) update(ctx context.Context, ns string, existing, desired *corev
 	if err := w.Client.Update(ctx, merged, client.FieldOwner(w.FieldOwner)); err != nil {
 		return failed(ns, "update", err)
 	}
+	// Not remembered: our write makes managedFields vouch for the data.
+	w.checked.Delete(ns + "/" + desired.Name)
 	return Outcome{Namespace: ns, State: Synced, Wrote: true}
+}
+
+func (w *Writer) remember(s *corev1.Secret, digest string) {
+	w.checked.Store(s.Namespace+"/"+s.Name, checkedData{resourceVersion: s.ResourceVersion, digest: digest})
+}
+
+func (w *Writer) wasChecked(m *metav1.PartialObjectMetadata, digest string) bool {
+	v, ok := w.checked.Load(m.Namespace + "/" + m.Name)
+	return ok && v.(checkedData) == checkedData{resourceVersion: m.ResourceVersion, digest: digest}
 }
 
 // Prune deletes Secrets of ours that are no longer wanted, each guarded by
 // its UID and resourceVersion so a replacement is never deleted.
-func (w *Writer) Prune(ctx context.Context, secrets []*corev1.Secret) error {
-	return w.forEach(ctx, secrets, func(ctx context.Context, s *corev1.Secret) error {
-		err := w.Client.Delete(ctx, s, client.Preconditions{UID: &s.UID, ResourceVersion: &s.ResourceVersion})
+func (w *Writer) Prune(ctx context.Context, secrets []*metav1.PartialObjectMetadata) error {
+	return w.forEach(ctx, secrets, func(ctx context.Context, m *metav1.PartialObjectMetadata) error {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: m.Namespace, Name: m.Name}}
+		err := w.Client.Delete(ctx, s, client.Preconditions{UID: &m.UID, ResourceVersion: &m.ResourceVersion})
+		w.checked.Delete(m.Namespace + "/" + m.Name)
 		return client.IgnoreNotFound(err)
 	})
 }
 
-// Release strips our ownership from secrets (deletionPolicy Orphan).
-func (w *Writer) Release(ctx context.Context, secrets []*corev1.Secret) error {
-	return w.forEach(ctx, secrets, func(ctx context.Context, s *corev1.Secret) error {
-		err := w.Client.Update(ctx, Orphaned(s), client.FieldOwner(w.FieldOwner))
+// Release strips our ownership from secrets (deletionPolicy Orphan). The
+// data stays, so each is read in full first; one that is no longer the
+// one listed (another UID) is left alone.
+func (w *Writer) Release(ctx context.Context, secrets []*metav1.PartialObjectMetadata) error {
+	return w.forEach(ctx, secrets, func(ctx context.Context, m *metav1.PartialObjectMetadata) error {
+		var live corev1.Secret
+		if err := w.APIReader.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: m.Name}, &live); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		if live.UID != m.UID {
+			return nil
+		}
+		w.checked.Delete(m.Namespace + "/" + m.Name)
+		err := w.Client.Update(ctx, Orphaned(&live), client.FieldOwner(w.FieldOwner))
 		return client.IgnoreNotFound(err)
 	})
 }
 
-func (w *Writer) forEach(ctx context.Context, secrets []*corev1.Secret, fn func(context.Context, *corev1.Secret) error) error {
+func (w *Writer) forEach(ctx context.Context, secrets []*metav1.PartialObjectMetadata, fn func(context.Context, *metav1.PartialObjectMetadata) error) error {
 	var (
 		mu   sync.Mutex
 		errs []error

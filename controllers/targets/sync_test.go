@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,7 +39,7 @@ func newScheme(t *testing.T) *runtime.Scheme {
 // recorder counts the Secret writes a fake client is asked for and can make
 // some of them fail, as the API server would.
 type recorder struct {
-	creates, updates, deletes atomic.Int32
+	creates, updates, deletes, gets atomic.Int32
 
 	failCreate func(obj client.Object) error
 	failUpdate func(obj client.Object) error
@@ -89,6 +91,7 @@ func (r *recorder) client(t *testing.T, objs ...client.Object) client.WithWatch 
 				return c.Update(ctx, obj, opts...)
 			},
 			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+				r.gets.Add(1)
 				if r.failGet != nil {
 					if err := r.failGet(key); err != nil {
 						return err
@@ -135,11 +138,40 @@ func secretExists(t *testing.T, c client.Reader, ns, name string) bool {
 	return true
 }
 
-// cacheOf reads back the policy's Secrets as the informer cache would hold them.
-func cacheOf(t *testing.T, c client.Reader, name string, namespaces ...string) map[string]*corev1.Secret {
-	out := map[string]*corev1.Secret{}
+// cacheOf reads back the policy's Secrets as Store would hold them: their
+// metadata, through Store's transform.
+func cacheOf(t *testing.T, c client.Reader, name string, namespaces ...string) map[string]*metav1.PartialObjectMetadata {
+	out := map[string]*metav1.PartialObjectMetadata{}
 	for _, ns := range namespaces {
-		out[ns] = getSecret(t, c, ns, name)
+		out[ns] = metaOf(t, getSecret(t, c, ns, name))
+	}
+	return out
+}
+
+// metaOf is s as Store caches it.
+func metaOf(t *testing.T, s *corev1.Secret) *metav1.PartialObjectMetadata {
+	m := NewSecretMeta()
+	m.ObjectMeta = *s.ObjectMeta.DeepCopy()
+	got, err := stripManagedFields(fieldOwner)(m)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	return got.(*metav1.PartialObjectMetadata)
+}
+
+// proven marks m as Store's transform does when managedFields show only
+// our field manager wrote the data (intact_test.go tests that part).
+func proven(m *metav1.PartialObjectMetadata, keys ...string) *metav1.PartialObjectMetadata {
+	if m.Annotations == nil {
+		m.Annotations = map[string]string{}
+	}
+	slices.Sort(keys)
+	m.Annotations[intactKeysAnnotation] = strings.Join(keys, "\n")
+	return m
+}
+
+func metasOf(t *testing.T, secrets ...*corev1.Secret) []*metav1.PartialObjectMetadata {
+	var out []*metav1.PartialObjectMetadata
+	for _, s := range secrets {
+		out = append(out, metaOf(t, s))
 	}
 	return out
 }
@@ -193,14 +225,27 @@ func TestSyncNoWriteWhenUpToDate(t *testing.T) {
 	namespaces := []string{"a", "b", "c"}
 	g.Expect(w.Sync(context.Background(), tmpl, namespaces, nil)).To(HaveEach(HaveField("State", Synced)))
 	rec.creates.Store(0)
+	rec.gets.Store(0)
+	synced := []Outcome{{Namespace: "a", State: Synced}, {Namespace: "b", State: Synced}, {Namespace: "c", State: Synced}}
 
-	// Seen in the cache: no API call at all.
+	// Seen in the cache with the data proven intact: no API call at all.
+	proof := cacheOf(t, c, v1alpha1.DefaultSecretName, namespaces...)
+	for _, m := range proof {
+		proven(m, "trustpolicy.json", "ca-roots.pem")
+	}
+	rec.gets.Store(0)
+	g.Expect(newWriter(c).Sync(context.Background(), tmpl, namespaces, proof)).To(Equal(synced))
+	g.Expect(rec.creates.Load() + rec.updates.Load() + rec.gets.Load()).To(BeZero())
+
+	// Without the proof each Secret is read once, found as desired, and
+	// remembered at that resourceVersion: no write, and no second read.
 	outcomes := w.Sync(context.Background(), tmpl, namespaces, cacheOf(t, c, v1alpha1.DefaultSecretName, namespaces...))
-	g.Expect(outcomes).To(Equal([]Outcome{
-		{Namespace: "a", State: Synced}, {Namespace: "b", State: Synced}, {Namespace: "c", State: Synced},
-	}))
+	g.Expect(outcomes).To(Equal(synced))
 	g.Expect(rec.creates.Load()).To(BeEquivalentTo(0))
 	g.Expect(rec.updates.Load()).To(BeEquivalentTo(0))
+	reads := rec.gets.Load()
+	g.Expect(w.Sync(context.Background(), tmpl, namespaces, cacheOf(t, c, v1alpha1.DefaultSecretName, namespaces...))).To(Equal(synced))
+	g.Expect(rec.gets.Load()-reads).To(BeEquivalentTo(3), "cacheOf's own reads only")
 
 	// Extra metadata other tools add does not cause a write either.
 	cached := cacheOf(t, c, v1alpha1.DefaultSecretName, namespaces...)
@@ -241,7 +286,7 @@ func TestSyncUpdatesDriftedSecret(t *testing.T) {
 				drifted.OwnerReferences = append(drifted.OwnerReferences, foreignRef)
 				rec := &recorder{}
 				c := rec.client(t, drifted)
-				var existing map[string]*corev1.Secret
+				var existing map[string]*metav1.PartialObjectMetadata
 				if cached {
 					existing = cacheOf(t, c, v1alpha1.DefaultSecretName, "a")
 				}
@@ -267,6 +312,7 @@ func TestSyncUpdateIsConditional(t *testing.T) {
 	tmpl := testTemplate(syncPolicy(), testData)
 	old := tmpl.Desired("a")
 	old.Data = map[string][]byte{"old.pem": []byte("old")}
+	old.Annotations[v1alpha1.TrustDigestAnnotation] = "sha256:old" // the configuration before a rotation
 	rec := &recorder{}
 	c := rec.client(t, old)
 	stale := cacheOf(t, c, v1alpha1.DefaultSecretName, "a")
@@ -378,7 +424,7 @@ func TestSyncFailuresAreIsolated(t *testing.T) {
 			g := NewWithT(t)
 			rec := &recorder{}
 			c := rec.client(t, tc.objs...)
-			var existing map[string]*corev1.Secret
+			var existing map[string]*metav1.PartialObjectMetadata
 			if tc.cached {
 				existing = cacheOf(t, c, v1alpha1.DefaultSecretName, "b")
 			}
@@ -441,7 +487,7 @@ func TestPrune(t *testing.T) {
 	g := NewWithT(t)
 	rec := &recorder{}
 	c := rec.client(t, ownedSecret("a", "uid-a"), ownedSecret("b", "uid-b"), ownedSecret("keep", "uid-keep"))
-	listed := []*corev1.Secret{getSecret(t, c, "a", v1alpha1.DefaultSecretName), getSecret(t, c, "b", v1alpha1.DefaultSecretName)}
+	listed := metasOf(t, getSecret(t, c, "a", v1alpha1.DefaultSecretName), getSecret(t, c, "b", v1alpha1.DefaultSecretName))
 
 	g.Expect(newWriter(c).Prune(context.Background(), listed)).To(Succeed())
 
@@ -489,7 +535,7 @@ func TestPruneNeverDeletesAReplacement(t *testing.T) {
 	listedA.UID = "uid-old"
 	listedB := getSecret(t, c, "b", v1alpha1.DefaultSecretName)
 
-	err := newWriter(c).Prune(context.Background(), []*corev1.Secret{listedA, listedB})
+	err := newWriter(c).Prune(context.Background(), metasOf(t, listedA, listedB))
 
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(apierrors.IsConflict(err)).To(BeTrue(), "%v", err)
@@ -507,7 +553,7 @@ func TestPruneNeverDeletesAChangedSecret(t *testing.T) {
 	changed.Labels["touched"] = "yes"
 	g.Expect(c.Update(context.Background(), changed)).To(Succeed())
 
-	err := newWriter(c).Prune(context.Background(), []*corev1.Secret{listed})
+	err := newWriter(c).Prune(context.Background(), metasOf(t, listed))
 
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(err.Error()).To(HavePrefix("a/notation-config: "))
@@ -518,7 +564,7 @@ func TestRelease(t *testing.T) {
 	g := NewWithT(t)
 	rec := &recorder{}
 	c := rec.client(t, ownedSecret("a", "uid-a"), ownedSecret("b", "uid-b"))
-	listed := []*corev1.Secret{getSecret(t, c, "a", v1alpha1.DefaultSecretName), getSecret(t, c, "b", v1alpha1.DefaultSecretName)}
+	listed := metasOf(t, getSecret(t, c, "a", v1alpha1.DefaultSecretName), getSecret(t, c, "b", v1alpha1.DefaultSecretName))
 
 	g.Expect(newWriter(c).Release(context.Background(), listed)).To(Succeed())
 
@@ -536,7 +582,7 @@ func TestRelease(t *testing.T) {
 
 	// Gone already: nothing to release.
 	c2 := (&recorder{}).client(t)
-	g.Expect(newWriter(c2).Release(context.Background(), []*corev1.Secret{ownedSecret("x", "uid-x")})).To(Succeed())
+	g.Expect(newWriter(c2).Release(context.Background(), metasOf(t, ownedSecret("x", "uid-x")))).To(Succeed())
 }
 
 func TestReleaseErrorsAreCollected(t *testing.T) {
@@ -549,11 +595,11 @@ func TestReleaseErrorsAreCollected(t *testing.T) {
 		return nil
 	}}
 	c := rec.client(t, ownedSecret("a", "uid-a"), ownedSecret("b", "uid-b"), ownedSecret("c", "uid-c"))
-	listed := []*corev1.Secret{
+	listed := metasOf(t,
 		getSecret(t, c, "a", v1alpha1.DefaultSecretName),
 		getSecret(t, c, "b", v1alpha1.DefaultSecretName),
 		getSecret(t, c, "c", v1alpha1.DefaultSecretName),
-	}
+	)
 
 	err := newWriter(c).Release(context.Background(), listed)
 

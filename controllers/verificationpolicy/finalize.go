@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -20,11 +21,11 @@ func (r *Reconciler) finalize(ctx context.Context, p *pass) error {
 	if !controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerName) {
 		return nil
 	}
-	list, err := targets.ListGenerated(ctx, r.Secrets, obj.Name)
+	list, err := targets.ListOurs(ctx, r.Secrets, obj.Name)
 	if err != nil {
 		return err
 	}
-	var secrets []*corev1.Secret
+	var secrets []*metav1.PartialObjectMetadata
 	for i := range list {
 		if !targets.IsBookkeeping(&list[i]) {
 			secrets = append(secrets, &list[i])

@@ -178,7 +178,7 @@ func (r *Reconciler) preflight(ctx context.Context, p *pass, recheck bool) (regr
 		// Held: artifacts may have been re-signed under the same digest.
 		o.MaxAge = r.RolloutRecheckInterval
 	}
-	today := r.Checker.Check(ctx, p.obj, repos, checker.InPlace(p.existing), o)
+	today := r.Checker.Check(ctx, p.obj, repos, checker.InPlace(ctx, r.Contents, p.existing), o)
 	tomorrow := r.Checker.Check(ctx, p.obj, repos, checker.Rendered(p.rendered), o)
 	for i := range repos {
 		switch {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/checker"
@@ -26,8 +27,8 @@ type pass struct {
 	namespaces []corev1.Namespace
 	// existing are the policy's Secrets in targeted namespaces; stale the
 	// ones no longer wanted; snapshot its rollout snapshot, if any.
-	existing map[string]*corev1.Secret
-	stale    []*corev1.Secret
+	existing map[string]*metav1.PartialObjectMetadata
+	stale    []*metav1.PartialObjectMetadata
 	plan     *rolloutPlan
 	report   syncReport
 	pruneErr error

@@ -33,9 +33,11 @@ type Reconciler struct {
 	EventRecorder kuberecorder.EventRecorder
 	Metrics       helper.Metrics
 	Sources       *sources.Resolver
-	// Secrets reads the Secrets the operator wrote: the per-name informers
-	// of targets.Store (RBAC allows listing Secrets by name only).
-	Secrets client.Reader
+	// Secrets reads the metadata of the Secrets the operator wrote: the
+	// per-name informers of targets.Store (RBAC allows listing Secrets by
+	// name only). Contents has their data, by trust digest.
+	Secrets  client.Reader
+	Contents *targets.Contents
 	// SecretNames are the Secret names the operator may write
 	// (--target-secret-names); a policy targeting another is refused.
 	SecretNames []string

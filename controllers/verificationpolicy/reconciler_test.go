@@ -81,6 +81,7 @@ func newReconciler(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object
 		EventRecorder: record.NewFakeRecorder(100),
 		Sources:       &sources.Resolver{Namespace: trustNS, Secrets: c, ConfigMaps: c},
 		Secrets:       c,
+		Contents:      &targets.Contents{Reader: c},
 		SecretNames:   []string{v1alpha1.DefaultSecretName},
 		Writer:        &targets.Writer{Client: c, APIReader: c, FieldOwner: FieldOwner, Concurrency: 4},
 		Status:        &policystatus.Writer{Client: c, Reader: c, Share: policystatus.Sync},

@@ -41,6 +41,8 @@ func (r *Reconciler) renderSources(ctx context.Context, p *pass) (bool, error) {
 	if err != nil {
 		return true, r.rejectInput(ctx, p, err)
 	}
+	// What is about to be written is known by its digest from now on.
+	r.Contents.Add(p.rendered.TrustDigest, p.rendered.Data)
 	return false, nil
 }
 

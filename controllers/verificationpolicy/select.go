@@ -3,7 +3,7 @@ package verificationpolicy
 import (
 	"context"
 
-	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flux-notation/verification-operator/controllers/internal/text"
 	"github.com/flux-notation/verification-operator/controllers/targets"
@@ -23,12 +23,12 @@ func (r *Reconciler) selectTargets(ctx context.Context, p *pass) (bool, error) {
 	}
 	p.selection, p.namespaces = sel, namespaces
 
-	secrets, err := targets.ListGenerated(ctx, r.Secrets, p.obj.Name)
+	secrets, err := targets.ListOurs(ctx, r.Secrets, p.obj.Name)
 	if err != nil {
 		return true, err
 	}
 	targeted, terminating := text.Set(sel.Targeted), text.Set(sel.Terminating)
-	p.existing = make(map[string]*corev1.Secret, len(secrets))
+	p.existing = make(map[string]*metav1.PartialObjectMetadata, len(secrets))
 	for i := range secrets {
 		s := &secrets[i]
 		switch {

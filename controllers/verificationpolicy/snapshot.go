@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -25,7 +26,7 @@ import (
 // stableTemplate returns the template of the stable configuration from the
 // snapshot, creating the snapshot from a deployed Secret holding it when
 // there is none yet (a policy switched to Staged, or an upgrade).
-func (r *Reconciler) stableTemplate(ctx context.Context, obj *v1alpha1.VerificationPolicy, stable string, existing map[string]*corev1.Secret) (*targets.Template, error) {
+func (r *Reconciler) stableTemplate(ctx context.Context, obj *v1alpha1.VerificationPolicy, stable string, existing map[string]*metav1.PartialObjectMetadata) (*targets.Template, error) {
 	if stable == "" {
 		return nil, nil
 	}
@@ -37,12 +38,19 @@ func (r *Reconciler) stableTemplate(ctx context.Context, obj *v1alpha1.Verificat
 	case err != nil && !apierrors.IsNotFound(err):
 		return nil, err
 	}
-	for _, s := range existing {
-		if trustconfig.TrustDigest(s.Data) == stable {
-			if err := r.writeSnapshot(ctx, obj, s.Data, stable); err != nil {
+	for _, m := range existing {
+		if m.Annotations[v1alpha1.TrustDigestAnnotation] != stable {
+			continue
+		}
+		data, digest, err := r.Contents.Of(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		if digest == stable {
+			if err := r.writeSnapshot(ctx, obj, data, stable); err != nil {
 				return nil, err
 			}
-			return &targets.Template{Policy: obj, Data: s.Data, TrustDigest: stable}, nil
+			return &targets.Template{Policy: obj, Data: data, TrustDigest: stable}, nil
 		}
 	}
 	return nil, nil
@@ -88,7 +96,9 @@ func (r *Reconciler) deleteSnapshot(ctx context.Context, obj *v1alpha1.Verificat
 	case snap.Labels[v1alpha1.RoleLabel] != v1alpha1.RoleRolloutSnapshot || !targets.IsOwnedBy(&snap, obj.Name):
 		return nil // not ours: left alone
 	}
-	return r.Writer.Prune(ctx, []*corev1.Secret{&snap})
+	m := targets.NewSecretMeta()
+	m.ObjectMeta = snap.ObjectMeta
+	return r.Writer.Prune(ctx, []*metav1.PartialObjectMetadata{m})
 }
 
 // snapshotName is the rollout snapshot Secret's name for a policy, hashed

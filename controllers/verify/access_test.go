@@ -5,6 +5,7 @@ package verify
 
 import (
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 
@@ -108,4 +109,31 @@ func TestMutualTLSRegistry(t *testing.T) {
 	r = New(Options{}).Verify(testContext(t), req, 0)
 	expectResult(g, r, Failed, ReasonRegistryAuthFailed)
 	g.Expect(r.Message).NotTo(ContainSubstring("PRIVATE KEY"))
+}
+
+// TestAVerdictIsNotSharedAcrossCredentials: the same artifact, digest and
+// trust, verified from a namespace whose pull secret works, then from one
+// without credentials: the second must fail as Flux there would, not
+// inherit the first's verdict from the cache, in one batch or later.
+func TestAVerdictIsNotSharedAcrossCredentials(t *testing.T) {
+	g := NewWithT(t)
+	const password = "s3cret"
+	w := newWorld(t, registry.Options{Users: map[string]string{"flux": password}})
+	w.remote.Username, w.remote.Password = "flux", password
+	s := newSigner("private root")
+	desc := w.push("private")
+	w.sign(desc, s)
+
+	withCreds := w.request(desc, w.trustFor(s.root))
+	withCreds.Access.DockerConfigJSONs = [][]byte{dockerConfig(w.reg.Host(), "flux", password)}
+	without := w.request(desc, w.trustFor(s.root))
+
+	v := New(Options{})
+	batch := v.VerifyAll(testContext(t), []Request{withCreds, without}, time.Hour)
+	expectResult(g, batch[0], Verified, ReasonSucceeded)
+	g.Expect(batch[1].Outcome).NotTo(Equal(Verified), "%s: %s", batch[1].Reason, batch[1].Message)
+
+	later := v.Verify(testContext(t), without, time.Hour)
+	g.Expect(later.Outcome).NotTo(Equal(Verified), "%s: %s", later.Reason, later.Message)
+	g.Expect(v.Verify(testContext(t), withCreds, time.Hour).CacheHit).To(BeTrue(), "the same credentials do share")
 }

@@ -9,9 +9,12 @@ import (
 // cacheKey identifies a verdict. The repository is part of it although the
 // digest alone names the content: signatures live next to the artifact in
 // one repository, and trust policy scopes match repositories, so the same
-// digest can verify in one repository and not in another.
+// digest can verify in one repository and not in another. The access
+// settings are part of it too: a namespace whose credentials cannot read
+// the artifact must not inherit another namespace's verdict (Flux there
+// fails to pull).
 type cacheKey struct {
-	repository, digest, trust string
+	repository, digest, trust, access string
 }
 
 type cacheEntry struct {

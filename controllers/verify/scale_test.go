@@ -71,3 +71,43 @@ func TestRotationOverAHundredRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedArtifactsCostOneVerificationEach: 20 artifacts, each deployed
+// from 100 namespaces, with tag references (no revision known, as before
+// Flux's first pull): after a rotation the registry sees what 20
+// verifications cost, whatever the number of requests.
+func TestSharedArtifactsCostOneVerificationEach(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, registry.Options{})
+	s := newSigner("shared root")
+	data := w.trustFor(s.root)
+	var one []Request
+	for a := range 20 {
+		tag := fmt.Sprintf("v%d", a)
+		desc := w.push(fmt.Sprintf("shared %d", a), tag)
+		w.sign(desc, s)
+		req := w.request(desc, data)
+		req.Revision, req.Ref = "", Reference{Tag: tag}
+		one = append(one, req)
+	}
+	// What one verification of each costs, on a verifier of its own.
+	w.reg.ResetRequests()
+	for _, r := range New(Options{}).VerifyAll(testContext(t), one, 0) {
+		expectResult(g, r, Verified, ReasonSucceeded)
+	}
+	perArtifact := w.reg.Requests()
+
+	var reqs []Request
+	for _, r := range one {
+		for range 100 {
+			reqs = append(reqs, r)
+		}
+	}
+	w.reg.ResetRequests()
+	results := New(Options{}).VerifyAll(testContext(t), reqs, 0)
+	for _, r := range results {
+		expectResult(g, r, Verified, ReasonSucceeded)
+	}
+	t.Logf("%d requests for 20 artifacts: %d registry requests (one verification of each: %d)", len(reqs), w.reg.Requests(), perArtifact)
+	g.Expect(w.reg.Requests()).To(Equal(perArtifact))
+}

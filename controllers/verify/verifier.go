@@ -73,14 +73,54 @@ func (v *Verifier) Verify(ctx context.Context, req Request, maxAge time.Duration
 // Each request gets a goroutine, which is cheap while it waits; the
 // registry work itself is bounded by Options.Concurrency and
 // PerRegistryConcurrency, so a dead registry delays only its own requests.
+//
+// Identical requests (the same artifact reference, revision, access
+// settings and trust: one artifact deployed from many namespaces) are
+// verified once and share the result, marked CacheHit for all but one.
 func (v *Verifier) VerifyAll(ctx context.Context, reqs []Request, maxAge time.Duration) []Result {
 	results := make([]Result, len(reqs))
-	var wg sync.WaitGroup
+	leaders := map[requestKey]int{}
+	copies := map[int][]int{}
 	for i := range reqs {
-		wg.Go(func() { results[i] = v.Verify(ctx, reqs[i], maxAge) })
+		k := keyOf(reqs[i])
+		if l, ok := leaders[k]; ok {
+			copies[l] = append(copies[l], i)
+			continue
+		}
+		leaders[k] = i
+	}
+	var wg sync.WaitGroup
+	for _, i := range leaders {
+		wg.Go(func() {
+			results[i] = v.Verify(ctx, reqs[i], maxAge)
+			for _, j := range copies[i] {
+				r := results[i]
+				r.CacheHit = true
+				results[j] = r
+				v.metrics.observe(reqs[j].Kind, r, 0)
+			}
+		})
 	}
 	wg.Wait()
 	return results
+}
+
+// requestKey is what makes two requests the same verification.
+type requestKey struct {
+	url      string
+	ref      Reference
+	revision string
+	access   string
+	trust    string
+	noCache  bool
+}
+
+func keyOf(r Request) requestKey {
+	trust := r.TrustDigest
+	if trust == "" {
+		trust = trustconfig.TrustDigest(r.TrustData)
+	}
+	return requestKey{url: r.URL, ref: r.Ref, revision: r.Revision, access: accessDigest(r.Access), trust: trust, noCache: r.NoCache}
 }
 
 // job is one verification once its inputs are parsed.
@@ -89,6 +129,10 @@ type job struct {
 	repo      name.Repository
 	verifier  notation.Verifier
 	trustHash string
+	// accessHash identifies the access settings: a verdict reached with
+	// one namespace's credentials is not another's (it may not be able to
+	// read the artifact at all).
+	accessHash string
 }
 
 func (v *Verifier) verify(ctx context.Context, req Request, maxAge time.Duration) Result {
@@ -136,7 +180,7 @@ func (v *Verifier) prepare(req Request) (*job, *verdict) {
 	if hash == "" {
 		hash = trustconfig.TrustDigest(req.TrustData)
 	}
-	return &job{req: req, repo: repo, verifier: nv, trustHash: hash}, nil
+	return &job{req: req, repo: repo, verifier: nv, trustHash: hash, accessHash: accessDigest(req.Access)}, nil
 }
 
 // knownDigest returns the digest that needs no registry: the revision's
@@ -150,7 +194,7 @@ func knownDigest(req Request) (digest.Digest, string, bool, error) {
 }
 
 func (j *job) cacheKey(dgst digest.Digest) cacheKey {
-	return cacheKey{repository: j.repo.Name(), digest: dgst.String(), trust: j.trustHash}
+	return cacheKey{repository: j.repo.Name(), digest: dgst.String(), trust: j.trustHash, access: j.accessHash}
 }
 
 // verifyShared verifies a known digest, sharing the work with identical
@@ -159,7 +203,7 @@ func (j *job) cacheKey(dgst digest.Digest) cacheKey {
 // access settings are identical too, since those decide whether the
 // registry can be read at all.
 func (v *Verifier) verifyShared(ctx context.Context, j *job, key cacheKey, dgst digest.Digest, revision string) Result {
-	flightKey := key.repository + "\x00" + key.digest + "\x00" + key.trust + "\x00" + accessDigest(j.req.Access)
+	flightKey := key.repository + "\x00" + key.digest + "\x00" + key.trust + "\x00" + key.access
 	led := false
 	ch := v.flight.DoChan(flightKey, func() (any, error) {
 		led = true
