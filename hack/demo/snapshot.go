@@ -80,10 +80,17 @@ func (f fluxVerdict) mark() string {
 
 // verdict is the team's OCIRepository outcome once nothing is pending.
 func (s snapshot) verdict(team string) string {
-	if issue, ok := s.issues[team]; ok {
-		return "Failed (" + issue.Reason + ")"
+	issue, ok := s.issues[team]
+	switch {
+	case !ok:
+		return "Verified"
+	case issue.Reason == v1alpha1.ReasonFluxStale, issue.Reason == v1alpha1.ReasonFluxReverifyFailed,
+		issue.Reason == v1alpha1.ReasonRegistryCredentialsNotPermitted:
+		// Listed for what Flux reports, about an artifact the policy counts
+		// as verified.
+		return "Verified"
 	}
-	return "Verified"
+	return "Failed (" + issue.Reason + ")"
 }
 
 // readSnapshot reads the policy and its Secrets from the API server.
