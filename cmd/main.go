@@ -15,7 +15,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 
-	"github.com/fluxcd/pkg/runtime/client"
 	"github.com/fluxcd/pkg/runtime/logger"
 	"github.com/fluxcd/pkg/runtime/pprof"
 	flag "github.com/spf13/pflag"
@@ -24,11 +23,11 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers"
+	"github.com/flux-notation/verification-operator/controllers/metricsauth"
 )
 
 // Set at build time with -ldflags -X.
@@ -59,7 +58,8 @@ type options struct {
 	rolloutRecheck         time.Duration
 	targetSecretNames      []string
 	logOptions             logger.Options
-	clientOptions          client.Options
+	kubeAPIQPS             float32
+	kubeAPIBurst           int
 }
 
 func parseFlags(args []string, output io.Writer) (*options, error) {
@@ -105,7 +105,8 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 		"Path to a kubeconfig; default: $KUBECONFIG, the in-cluster config, then ~/.kube/config.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version and exit.")
 	o.logOptions.BindFlags(fs)
-	o.clientOptions.BindFlags(fs)
+	fs.Float32Var(&o.kubeAPIQPS, "kube-api-qps", 50.0, "The maximum queries-per-second of requests sent to the Kubernetes API.")
+	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 300, "The maximum burst queries-per-second of requests sent to the Kubernetes API.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -155,7 +156,7 @@ func run(ctx context.Context, o *options) error {
 	}
 	metricsOpts := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.secureMetrics}
 	if o.secureMetrics {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		metricsOpts.FilterProvider = metricsauth.Filter
 	}
 	if o.enablePprof {
 		metricsOpts.ExtraHandlers = pprof.GetHandlers()
@@ -228,8 +229,8 @@ func loadRESTConfig(o *options) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the Kubernetes client configuration: %w", err)
 	}
-	cfg.QPS = o.clientOptions.QPS
-	cfg.Burst = o.clientOptions.Burst
+	cfg.QPS = o.kubeAPIQPS
+	cfg.Burst = o.kubeAPIBurst
 	cfg.UserAgent = "verification-operator/" + version
 	return cfg, nil
 }
