@@ -135,6 +135,10 @@ bench: envtest build $(TRUST_MANAGER) ## Measure against trust-manager and the A
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./test/bench --manager=$(BIN)/manager \
 		--trust-manager=$(TRUST_MANAGER) --trust-manager-version=v$(TRUST_MANAGER_VERSION) $(BENCH_ARGS)
 
+.PHONY: bench-large
+bench-large: envtest build ## The at-scale scenarios: 20 policies x 2,500 namespaces, restart, shared artifacts, growth (writes test/bench/RESULTS-large.md).
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./test/bench --manager=$(BIN)/manager -profile=large $(BENCH_ARGS)
+
 ##@ Deployment
 
 .PHONY: bundle

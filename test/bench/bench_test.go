@@ -82,3 +82,77 @@ func TestParseOptionMaps(t *testing.T) {
 		t.Error("want an error for a missing count")
 	}
 }
+
+func TestParseSampleLabelsAndValues(t *testing.T) {
+	s, err := parseSample(`verification_operator_artifact_verifications_total{kind="OCIRepository",outcome="Failed",reason="a, \"quoted\" {reason}"} 3`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.name != "verification_operator_artifact_verifications_total" || s.value != 3 || s.labels["reason"] != `a, "quoted" {reason}` || s.labels["outcome"] != "Failed" {
+		t.Errorf("got %+v", s)
+	}
+	if s, err = parseSample("go_goroutines 42"); err != nil || s.value != 42 || len(s.labels) != 0 {
+		t.Errorf("got %+v, %v", s, err)
+	}
+	ms := metricSet{
+		{name: "controller_runtime_reconcile_total", labels: map[string]string{"controller": "artifacts", "result": "success"}, value: 2},
+		{name: "controller_runtime_reconcile_total", labels: map[string]string{"controller": "artifacts", "result": "error"}, value: 1},
+		{name: "controller_runtime_reconcile_total", labels: map[string]string{"controller": "verificationpolicy", "result": "success"}, value: 5},
+	}
+	if got := ms.reconcileCounts(); got["artifacts"] != 3 || got["verificationpolicy"] != 5 {
+		t.Errorf("reconcile counts %v", got)
+	}
+	if got := ms.sum("controller_runtime_reconcile_total", map[string]string{"result": "success"}); got != 7 {
+		t.Errorf("sum %v, want 7", got)
+	}
+}
+
+func TestParsePprofTop(t *testing.T) {
+	out := `File: manager
+Type: inuse_space
+Showing nodes accounting for 6410.07kB, 71.46% of 8970.20kB total
+Showing top 2 nodes out of 120
+      flat  flat%   sum%        cum   cum%
+ 1024.28kB 11.42% 11.42%  1024.28kB 11.42%  k8s.io/apimachinery/pkg/apis/meta/v1.(*ObjectMeta).Unmarshal
+  512.16kB  5.71% 17.13%  1536.44kB 17.13%  k8s.io/api/core/v1.(*Secret).Unmarshal (inline)
+`
+	entries, total, err := parsePprofTop(out)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("got %v, %v", entries, err)
+	}
+	if entries[1].fn != "k8s.io/api/core/v1.(*Secret).Unmarshal (inline)" || entries[1].cum != "1536.44kB" {
+		t.Errorf("got %+v", entries[1])
+	}
+	if got, want := totalBytes(total), int64(9185484); got != want {
+		t.Errorf("total %d from %q", got, total)
+	}
+	if got := parseSize("1.5MB"); got != 3<<19 {
+		t.Errorf("1.5MB = %d", got)
+	}
+}
+
+func TestFitLine(t *testing.T) {
+	// y = 20x - 6 through exact points.
+	slope, intercept := fitLine([]float64{1, 3, 10}, []float64{14, 54, 194})
+	if slope < 19.999 || slope > 20.001 || intercept < -6.001 || intercept > -5.999 {
+		t.Errorf("slope %v, intercept %v", slope, intercept)
+	}
+}
+
+func TestAccessReviewsAreNotWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	lines := `{"stage":"ResponseComplete","verb":"create","user":{"username":"bench-verification-operator"},"objectRef":{"resource":"selfsubjectaccessreviews"},"responseStatus":{"code":201},"requestReceivedTimestamp":"2026-01-01T00:00:01.000000Z"}
+{"stage":"ResponseComplete","verb":"create","user":{"username":"bench-verification-operator"},"objectRef":{"resource":"secrets","namespace":"a"},"responseStatus":{"code":201},"requestReceivedTimestamp":"2026-01-01T00:00:02.000000Z"}
+`
+	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &auditLog{path: path}
+	wc, err := a.writes(userOurs, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 0, 0, 3, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wc.total != 1 || wc.reviews != 1 || wc.byKind["create secrets"] != 1 {
+		t.Errorf("got %s (reviews %d)", wc, wc.reviews)
+	}
+}

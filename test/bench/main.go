@@ -69,6 +69,15 @@ type options struct {
 	verifyPerRg int
 	verifyAlt   []int
 	quick       bool
+
+	// profile is "default" (the comparison with trust-manager and the
+	// limit) or "large" (the at-scale scenarios of large.go).
+	profile string
+	// fast are the raised client settings of the unthrottled comparison
+	// (and of the large profile's build-up); unthrottledN is its N.
+	fast         clientSettings
+	unthrottledN int
+	large        largeOptions
 }
 
 func parseOptions() (*options, error) {
@@ -96,16 +105,31 @@ func parseOptions() (*options, error) {
 	flag.IntVar(&o.verifyConc, "verify-concurrency", 16, "the manager's --verify-concurrency default")
 	flag.IntVar(&o.verifyPerRg, "verify-per-registry", 8, "the manager's --verify-per-registry default")
 	flag.StringVar(&alts, "verify-per-registry-alt", "4,16", "other per-registry limits to run VerifyAll with, to show what bounds it")
-	flag.BoolVar(&o.quick, "quick", false, "a small run for development: N=100 only, 2 runs, 30 s idle, 2,000 unrelated Secrets, M=50")
+	flag.BoolVar(&o.quick, "quick", false, "a small run for development: N=100 only, 2 runs, 30 s idle, 2,000 unrelated Secrets, M=50 (with -profile=large: every large size shrunk, see large.go)")
+	flag.StringVar(&o.profile, "profile", "default", "default: the comparison with trust-manager and the API server's limit; large: the at-scale scenarios (many policies, restart, shared artifacts, growth)")
+	var fastQPS float64
+	flag.Float64Var(&fastQPS, "fast-qps", 10000, "--kube-api-qps of the operator in the unthrottled comparison and the large profile's build-up")
+	flag.IntVar(&o.fast.burst, "fast-burst", 20000, "--kube-api-burst of the same")
+	flag.IntVar(&o.fast.writeConcurrency, "fast-write-concurrency", 64, "--write-concurrency of the same, and the unthrottled plain client's parallel writes")
+	flag.IntVar(&o.unthrottledN, "unthrottled-n", 3000, "N of the unthrottled comparison (plain client without rate limit, operator with -fast-* settings); 0: not run")
+	o.large.bindFlags()
 	flag.Parse()
+	o.fast.qps, o.fast.concurrency = float32(fastQPS), 4
 
-	if o.quick {
+	if o.profile == "large" {
+		if err := o.large.finish(o); err != nil {
+			return nil, err
+		}
+	} else if o.profile != "default" {
+		return nil, fmt.Errorf("-profile %q: want default or large", o.profile)
+	}
+	if o.quick && o.profile == "default" {
 		// Small defaults; flags given explicitly still win.
 		set := map[string]bool{}
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		quick := map[string]string{
 			"sizes": "100", "runs": "100=2", "trust-manager-runs": "100=1", "steady-n": "100",
-			"idle": "30s", "unrelated-secrets": "2000", "artifacts": "50", "settle": "5s",
+			"idle": "30s", "unrelated-secrets": "2000", "artifacts": "50", "settle": "5s", "unthrottled-n": "100",
 		}
 		for name, value := range quick {
 			if !set[name] {
@@ -140,10 +164,17 @@ func parseOptions() (*options, error) {
 	if !slices.Contains(o.sizes, o.steadyN) {
 		return nil, fmt.Errorf("-steady-n %d must be one of -sizes", o.steadyN)
 	}
+	if o.profile == "default" && o.unthrottledN != 0 && !slices.Contains(o.sizes, o.unthrottledN) {
+		return nil, fmt.Errorf("-unthrottled-n %d must be one of -sizes (or 0)", o.unthrottledN)
+	}
 	if o.tmCRDs == "" {
 		o.tmCRDs = filepath.Join(filepath.Dir(o.trustManager), "crds")
 	}
-	for _, f := range []string{o.manager, o.trustManager, o.tmCRDs} {
+	need := []string{o.manager, o.trustManager, o.tmCRDs}
+	if o.profile == "large" {
+		need = need[:1] // trust-manager is not part of the large profile
+	}
+	for _, f := range need {
 		if _, err := os.Stat(f); err != nil {
 			return nil, fmt.Errorf("%w (run `make bench`, which builds bin/manager and trust-manager first)", err)
 		}
@@ -190,7 +221,6 @@ type bench struct {
 	client         clientSettings
 	certs          [3]*certs.Cert // warm-up, initial, rotated
 	webhookCertDir string
-	oursMetrics    string
 	runs           int
 	namespaces     []string
 	// reconcilesAtStart are the controllers' reconcile counters when their
@@ -221,7 +251,7 @@ func main() {
 
 func run(ctx context.Context, o *options) (retErr error) {
 	b := &bench{opts: o, res: newResults(o), reconcilesAtStart: map[string]map[string]int{}}
-	b.client = clientSettings{qps: 50, burst: 300, writeConcurrency: 16, concurrency: 4}
+	b.client = defaultClient
 	dir := o.workDir
 	if dir == "" {
 		var err error
@@ -252,11 +282,11 @@ func run(ctx context.Context, o *options) (retErr error) {
 	// ---- control plane ----
 	phase := b.res.phase("control plane start, namespaces")
 	root := benvtest.RepoRoot()
-	c, err := startCluster(dir, []string{
-		filepath.Join(root, "config", "crd", "bases"),
-		filepath.Join(root, "test", "crd", "flux"),
-		o.tmCRDs,
-	})
+	crds := []string{filepath.Join(root, "config", "crd", "bases"), filepath.Join(root, "test", "crd", "flux")}
+	if o.profile == "default" {
+		crds = append(crds, o.tmCRDs)
+	}
+	c, err := startCluster(dir, crds)
 	if err != nil {
 		return err
 	}
@@ -271,10 +301,16 @@ func run(ctx context.Context, o *options) (retErr error) {
 	if err := b.res.describeEnvironment(ctx, c); err != nil {
 		return err
 	}
-	maxN := slices.Max(o.sizes)
-	if b.namespaces, err = c.createNamespaces(ctx, maxN, o.sizes, trustNamespaceOurs, trustNamespaceTM); err != nil {
+	sizes := o.sizes
+	if o.profile == "large" {
+		sizes = o.large.sizeClasses(o.unthrottledN)
+	}
+	maxN := slices.Max(sizes)
+	nsStart := time.Now()
+	if b.namespaces, err = c.createNamespaces(ctx, maxN, sizes, trustNamespaceOurs, trustNamespaceTM); err != nil {
 		return err
 	}
+	b.res.namespacesTook = time.Since(nsStart)
 	warm := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: warmupNamespace, Labels: map[string]string{warmupLabel: "true"}}}
 	if _, err := c.kube.CoreV1().Namespaces().Create(ctx, warm, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
@@ -282,13 +318,22 @@ func run(ctx context.Context, o *options) (retErr error) {
 	phase.end()
 	logf("control plane up, %d namespaces created", maxN)
 
-	limit, ours, tm := b.limitSystem(), b.oursSystem(), b.trustManagerSystem()
-	if err := b.schedule(ctx, limit, ours, tm); err != nil {
-		return err
+	if o.profile == "large" {
+		if err := b.scheduleLarge(ctx); err != nil {
+			return err
+		}
+	} else {
+		limit, ours, tm := b.limitSystem(), b.oursSystem(), b.trustManagerSystem()
+		if err := b.schedule(ctx, limit, ours, tm); err != nil {
+			return err
+		}
 	}
 	b.res.finish()
 
 	report := b.res.markdown()
+	if o.profile == "large" {
+		report = b.res.markdownLarge()
+	}
 	fmt.Println()
 	fmt.Println(report)
 	if o.output != "" {
@@ -313,9 +358,19 @@ func (b *bench) schedule(ctx context.Context, limit, ours, tm *system) error {
 	sizes := slices.Sorted(slices.Values(o.sizes))
 	for _, n := range sizes {
 		if n < o.steadyN {
-			if err := b.runSize(ctx, n, []*system{limit, ours, tm}, nil); err != nil {
+			systems := []*system{limit, ours, tm}
+			if n == o.unthrottledN {
+				systems = append(systems, b.unthrottledSystems()...)
+			}
+			if err := b.runSize(ctx, n, systems, nil); err != nil {
 				return err
 			}
+		}
+	}
+	if o.unthrottledN == o.steadyN {
+		// Before the steady-state runs, which leave the operator running.
+		if err := b.runSize(ctx, o.steadyN, b.unthrottledSystems(), nil); err != nil {
+			return err
 		}
 	}
 	if err := b.runSize(ctx, o.steadyN, []*system{limit, ours}, ours); err != nil {
@@ -332,7 +387,11 @@ func (b *bench) schedule(ctx context.Context, limit, ours, tm *system) error {
 	}
 	for _, n := range sizes {
 		if n > o.steadyN {
-			if err := b.runSize(ctx, n, []*system{limit, ours}, nil); err != nil {
+			systems := []*system{limit, ours}
+			if n == o.unthrottledN {
+				systems = append(systems, b.unthrottledSystems()...)
+			}
+			if err := b.runSize(ctx, n, systems, nil); err != nil {
 				return err
 			}
 		}
@@ -417,10 +476,10 @@ func (b *bench) runOnce(ctx context.Context, s *system, n int, nss []string, run
 	if capped {
 		timeout = b.opts.tmCap
 	}
-	if s.key == "ours" && keep && b.oursMetrics != "" {
+	if s.key == "ours" && keep && s.baseURL != "" {
 		// A CPU profile of the manager over its convergence at this size,
 		// for the analysis (go tool pprof -top <file>).
-		go fetchTo(ctx, b.oursMetrics+"/debug/pprof/profile?seconds=10", filepath.Join(b.dir, fmt.Sprintf("manager-convergence-n%d.cpu.pprof", n)))
+		go fetchTo(ctx, s.baseURL+"/debug/pprof/profile?seconds=10", filepath.Join(b.dir, fmt.Sprintf("manager-convergence-n%d.cpu.pprof", n)))
 	}
 	conv, err := b.measure(ctx, s, n, nss, b.certs[1], true, timeout, capped)
 	if err != nil {
@@ -428,6 +487,10 @@ func (b *bench) runOnce(ctx context.Context, s *system, n int, nss []string, run
 	}
 	b.res.size(n).add(s.key, "conv", conv)
 	logf("N=%-5d run %d %-26s convergence %s", n, run+1, s.title, conv)
+	if !conv.complete {
+		// A capped run: its peak so far is all there is.
+		b.recordPeak(s, n)
+	}
 	if conv.complete {
 		// A rotation comes long after a convergence in real life: let the
 		// client-side token buckets refill, so the rotation does not pay
@@ -442,6 +505,7 @@ func (b *bench) runOnce(ctx context.Context, s *system, n int, nss []string, run
 		}
 		b.res.size(n).add(s.key, "rot", rot)
 		logf("N=%-5d run %d %-26s rotation    %s", n, run+1, s.title, rot)
+		b.recordPeak(s, n)
 		if keep {
 			b.res.idleFrom[s.key] = rot.doneAt
 			// Read the reconcile counter when the idle window starts.
@@ -463,6 +527,35 @@ func (b *bench) runOnce(ctx context.Context, s *system, n int, nss []string, run
 	}
 	s.stop()
 	return s.cleanup(ctx, n, nss)
+}
+
+// recordPeak keeps s's peak RSS after a run at N = n (convergence and
+// rotation done), for the per-N memory table.
+func (b *bench) recordPeak(s *system, n int) {
+	if s.proc == nil {
+		return
+	}
+	m, err := s.proc.memory()
+	if err != nil {
+		logf("reading %s's memory: %v", s.title, err)
+		return
+	}
+	sr := b.res.size(n)
+	sr.mem[s.key] = append(sr.mem[s.key], m)
+}
+
+// unthrottledSystems are the plain client without a client-side rate limit
+// and -fast-write-concurrency parallel writes, and the operator with its
+// client settings raised to match: what the API server itself allows.
+func (b *bench) unthrottledSystems() []*system {
+	f := b.opts.fast
+	limit := b.limitSystemWith("limit-fast", fmt.Sprintf("plain client, no rate limit, %d parallel", f.writeConcurrency), -1, 0, f.writeConcurrency)
+	ours := b.oursSystemWith(oursSpec{
+		key: "ours-fast", title: fmt.Sprintf("verification-operator, qps %g, burst %d, %d parallel", f.qps, f.burst, f.writeConcurrency),
+		cfg:        managerConfig{client: f, secretNames: []string{secretOurs, warmupSecret}},
+		secretName: secretOurs, policy: policyName,
+	})
+	return []*system{limit, ours}
 }
 
 // measurement is one timed convergence or rotation.
@@ -582,7 +675,15 @@ func (b *bench) memory(ctx context.Context, ours, tm *system) error {
 		b.res.mem[s.key] = [2]memory{before[s.key], m}
 	}
 	logf("peak RSS after the unrelated Secrets: operator %s, trust-manager %s", mib(b.res.mem["ours"][1].peak), mib(b.res.mem["tm"][1].peak))
-	fetchTo(ctx, b.oursMetrics+"/debug/pprof/heap", filepath.Join(b.dir, "manager-heap.pprof"))
+	heapPath := filepath.Join(b.dir, "manager-heap.pprof")
+	fetchTo(ctx, ours.baseURL+"/debug/pprof/heap?gc=1", heapPath)
+	h := readHeap(ctx, fmt.Sprintf("N=%d, after the unrelated Secrets (what the operator's memory consists of)", o.steadyN), heapPath, true)
+	mem, err := ours.proc.memory()
+	if err != nil {
+		return err
+	}
+	h.mem = mem
+	b.res.heap = append(b.res.heap, h)
 	return nil
 }
 

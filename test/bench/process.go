@@ -55,9 +55,14 @@ func (p *process) pid() int { return p.cmd.Process.Pid }
 
 // waitHTTP waits until url answers 200, failing early if the process exits.
 func (p *process) waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	return p.waitHTTPEvery(ctx, url, timeout, 100*time.Millisecond)
+}
+
+// waitHTTPEvery is waitHTTP polling every interval.
+func (p *process) waitHTTPEvery(ctx context.Context, url string, timeout, interval time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -102,8 +107,10 @@ func stopAll() {
 }
 
 // memory is a process's resident set size: peak (VmHWM) and current
-// (VmRSS), in bytes, from /proc/<pid>/status.
-type memory struct{ peak, current int64 }
+// (VmRSS), in bytes, from /proc/<pid>/status; the current one split into
+// anonymous memory (heap, stacks, runtime) and file-backed pages (mostly
+// the executable's own code and data).
+type memory struct{ peak, current, anon, file int64 }
 
 func (p *process) memory() (memory, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.pid()))
@@ -124,6 +131,10 @@ func (p *process) memory() (memory, error) {
 			dst = &m.peak
 		case "VmRSS":
 			dst = &m.current
+		case "RssAnon":
+			dst = &m.anon
+		case "RssFile":
+			dst = &m.file
 		default:
 			continue
 		}

@@ -36,6 +36,12 @@ type results struct {
 	unrelatedTook time.Duration
 	verify        []verifyRun
 	phases        []*phaseTime
+
+	namespacesTook time.Duration
+	// heap are the top entries of the manager's heap profiles.
+	heap []heapTop
+	// large holds the large profile's figures (large.go).
+	large largeResults
 }
 
 type sizeResult struct {
@@ -43,6 +49,9 @@ type sizeResult struct {
 	conv     map[string][]measurement
 	rot      map[string][]measurement
 	tmCapped bool
+	// mem is each system's RSS at the end of each run (after its
+	// rotation; for a capped run, when the cap ended it).
+	mem map[string][]memory
 }
 
 type phaseTime struct {
@@ -81,7 +90,7 @@ func (r *results) size(n int) *sizeResult {
 			return s
 		}
 	}
-	s := &sizeResult{n: n, conv: map[string][]measurement{}, rot: map[string][]measurement{}}
+	s := &sizeResult{n: n, conv: map[string][]measurement{}, rot: map[string][]measurement{}, mem: map[string][]memory{}}
 	r.sizes = append(r.sizes, s)
 	slices.SortFunc(r.sizes, func(a, b *sizeResult) int { return a.n - b.n })
 	return s
@@ -262,14 +271,12 @@ func stallCell(ms []measurement) string {
 
 // ---- report ----
 
-func (r *results) markdown() string {
-	o := r.opts
-	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-
-	p("# Benchmark results")
+// header writes the title and the environment table.
+func (r *results) header(b *strings.Builder, title, command string) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	p("# %s", title)
 	p("")
-	p("Written by `make bench` (`go run ./test/bench`); every figure below comes from the run described here. ")
+	p("Written by `%s` (`go run ./test/bench`); every figure below comes from the run described here. ", command)
 	p("The harness took %s (load average %s at the start, %s at the end: the 2 cores are shared).", r.took.Round(time.Second), r.loadAt[0], r.loadAt[1])
 	p("")
 	p("| | |")
@@ -277,6 +284,28 @@ func (r *results) markdown() string {
 	for _, kv := range r.env {
 		p("| %s | %s |", kv[0], kv[1])
 	}
+}
+
+// phasesTable writes how long each phase took.
+func (r *results) phasesTable(b *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	p("## Phases")
+	p("")
+	p("| phase | took | CPU stall | I/O stall |")
+	p("| --- | --- | --- | --- |")
+	for _, ph := range r.phases {
+		st := ph.p0.until(ph.p1)
+		p("| %s | %s | %.0f%% | %.0f%% |", ph.name, ph.end.Sub(ph.start).Round(time.Second), st.cpu, st.io)
+	}
+	p("")
+}
+
+func (r *results) markdown() string {
+	o := r.opts
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+
+	r.header(&b, "Benchmark results", "make bench")
 	p("| Client settings | operator and plain client: %g requests/s, burst %d (`--kube-api-qps`/`--kube-api-burst` defaults), %d parallel writes (`--write-concurrency`); trust-manager: client-go's defaults (5 requests/s, burst 10), which it has no flag to change |", 50.0, 300, 16)
 	p("")
 
@@ -307,6 +336,8 @@ func (r *results) markdown() string {
 	}
 	p("")
 
+	r.unthrottledTable(&b)
+
 	p("## 3. Steady state: API writes while idle, N = %d, %s window", o.steadyN, o.idle)
 	p("")
 	p("| system | API writes | reconciles in the window | note |")
@@ -332,6 +363,10 @@ func (r *results) markdown() string {
 		p("The %d unrelated Secrets (%.0f MiB of data) were created across all %d namespaces in %s.", o.unrelated,
 			float64(o.unrelated*o.unrelatedSize)/(1<<20), slices.Max(o.sizes), r.unrelatedTook.Round(time.Second))
 		p("")
+	}
+	r.peakPerN(&b)
+	for _, h := range r.heap {
+		h.markdown(&b)
 	}
 
 	if len(r.verify) > 0 {
@@ -370,15 +405,7 @@ func (r *results) markdown() string {
 	}
 	p("")
 
-	p("## Phases")
-	p("")
-	p("| phase | took | CPU stall | I/O stall |")
-	p("| --- | --- | --- | --- |")
-	for _, ph := range r.phases {
-		st := ph.p0.until(ph.p1)
-		p("| %s | %s | %.0f%% | %.0f%% |", ph.name, ph.end.Sub(ph.start).Round(time.Second), st.cpu, st.io)
-	}
-	p("")
+	r.phasesTable(&b)
 
 	p("## How to read this")
 	p("")
@@ -386,6 +413,90 @@ func (r *results) markdown() string {
 		p("- %s", n)
 	}
 	return b.String()
+}
+
+// peakPerN puts both controllers' peak RSS side by side at every N where
+// both ran: the highest VmHWM at the end of any of its runs there (each run
+// is a fresh process).
+func (r *results) peakPerN(b *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	p("Peak RSS (VmHWM) at the end of each run, by N (every run starts a fresh process; the highest of the runs, and how many):")
+	p("")
+	p("| N | verification-operator | trust-manager %s | operator / trust-manager |", r.opts.tmVersion)
+	p("| --- | --- | --- | --- |")
+	for _, s := range r.sizes {
+		ours, ok1 := peakOf(s.mem["ours"])
+		tm, ok2 := peakOf(s.mem["tm"])
+		if !ok1 && !ok2 {
+			continue
+		}
+		tmCell := "not measured: trust-manager did not run at this N"
+		if ok2 {
+			tmCell = fmt.Sprintf("%s (%d run(s))", mib(tm), len(s.mem["tm"]))
+			if s.tmCapped {
+				tmCell += fmt.Sprintf(", capped at %s: %d of %d namespaces written", r.opts.tmCap, cappedMatched(s), s.n)
+			}
+		}
+		oursCell := "not measured: the operator did not run at this N"
+		if ok1 {
+			oursCell = fmt.Sprintf("%s (%d run(s))", mib(ours), len(s.mem["ours"]))
+		}
+		ratioCell := "–"
+		if ok1 && ok2 && tm > 0 {
+			ratioCell = fmt.Sprintf("%.2fx", float64(ours)/float64(tm))
+		}
+		p("| %d | %s | %s | %s |", s.n, oursCell, tmCell, ratioCell)
+	}
+	p("")
+}
+
+func peakOf(ms []memory) (int64, bool) {
+	if len(ms) == 0 {
+		return 0, false
+	}
+	peak := int64(0)
+	for _, m := range ms {
+		peak = max(peak, m.peak)
+	}
+	return peak, true
+}
+
+func cappedMatched(s *sizeResult) int {
+	m, _ := median(s.conv["tm"])
+	return m.matched
+}
+
+// unthrottledTable shows, at -unthrottled-n, what the API server itself
+// allows: the plain client without a client-side limit, and the operator
+// with its limits raised to match.
+func (r *results) unthrottledTable(b *strings.Builder) {
+	n := r.opts.unthrottledN
+	var s *sizeResult
+	for _, x := range r.sizes {
+		if x.n == n {
+			s = x
+		}
+	}
+	if s == nil || len(s.conv["limit-fast"])+len(s.conv["ours-fast"]) == 0 {
+		return
+	}
+	f := r.opts.fast
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	p("### The API server's own limit, N = %d", n)
+	p("")
+	p("Beside the operator's client settings (%g requests/s, burst %d, %d parallel writes): the plain client with client-go's rate limiter off and %d parallel writes, and the operator with `--kube-api-qps %g --kube-api-burst %d --write-concurrency %d`.", 50.0, 300, 16, f.writeConcurrency, f.qps, f.burst, f.writeConcurrency)
+	p("")
+	p("| | plain client, operator's settings | operator, defaults | plain client, unthrottled | operator, raised | raised operator / unthrottled client |")
+	p("| --- | --- | --- | --- | --- | --- |")
+	for _, k := range []struct {
+		name string
+		m    map[string][]measurement
+	}{{"convergence", s.conv}, {"rotation", s.rot}} {
+		p("| %s | %s | %s | %s | %s | %s |", k.name, cell(k.m["limit"]), cell(k.m["ours"]), cell(k.m["limit-fast"]), cell(k.m["ours-fast"]), ratioCell(k.m["ours-fast"], k.m["limit-fast"]))
+	}
+	p("")
+	p("API writes of the median runs: unthrottled client %s; raised operator %s (convergence).", writesCell(s.conv["limit-fast"]), writesCell(s.conv["ours-fast"]))
+	p("")
 }
 
 func (r *results) timeTable(b *strings.Builder, pick func(*sizeResult) map[string][]measurement) {

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -39,8 +35,10 @@ const (
 	trustNamespaceTM   = "cert-manager"
 	warmupNamespace    = "bench-warmup"
 	warmupLabel        = "bench.flux-notation.io/warmup"
-	certName           = "bench-root"
-	tmKey              = "ca.crt"
+	// warmupSecret names the warm-up policy and its Secret.
+	warmupSecret = "bench-warmup"
+	certName     = "bench-root"
+	tmKey        = "ca.crt"
 )
 
 var (
@@ -56,6 +54,10 @@ type clientSettings struct {
 	writeConcurrency int
 	concurrency      int
 }
+
+// defaultClient are the manager's default client settings
+// (--kube-api-qps, --kube-api-burst, --write-concurrency, --concurrency).
+var defaultClient = clientSettings{qps: 50, burst: 300, writeConcurrency: 16, concurrency: 4}
 
 // system is one of the three things measured.
 type system struct {
@@ -77,8 +79,11 @@ type system struct {
 	stop    func()
 	cleanup func(ctx context.Context, n int, namespaces []string) error
 	proc    *process
-	// metricsURL serves the controller's Prometheus metrics.
-	metricsURL string
+	// metricsURL serves the controller's Prometheus metrics; baseURL, for
+	// the operator, its /debug/pprof too.
+	metricsURL, baseURL string
+	// mgr is the operator's running manager.
+	mgr *manager
 }
 
 func policyName(n int) string { return fmt.Sprintf("bench-n%d", n) }
@@ -87,75 +92,53 @@ func bundleName(n int) string { return secretTrustManager } // Secret name = Bun
 // ---- verification-operator ------------------------------------------------
 
 func (b *bench) oursSystem() *system {
-	s := &system{key: "ours", title: "verification-operator", user: userOurs, secretName: secretOurs}
+	return b.oursSystemWith(oursSpec{
+		key: "ours", title: "verification-operator",
+		cfg:        managerConfig{client: b.client, secretNames: []string{secretOurs, warmupSecret}},
+		secretName: secretOurs, policy: policyName, resyncN: b.opts.steadyN,
+	})
+}
+
+// oursSpec says how an operator system runs its manager and which policy it
+// drives.
+type oursSpec struct {
+	key, title string
+	cfg        managerConfig
+	secretName string
+	policy     func(n int) string
+	// resyncN is the N whose policy gets spec.interval -resync (the
+	// steady-state phase's); every other policy resyncs hourly.
+	resyncN int
+	// ready, if set, runs after the manager is ready and before the
+	// warm-up: for a manager that starts with policies in place, waiting
+	// for its first resync of them.
+	ready func(ctx context.Context, m *manager) error
+}
+
+func (b *bench) oursSystemWith(spec oursSpec) *system {
+	s := &system{key: spec.key, title: spec.title, user: userOurs, secretName: spec.secretName}
 	s.start = func(ctx context.Context) error {
-		kubeconfig, err := b.cluster.kubeconfig(userOurs)
+		m, err := b.startManager(ctx, spec.cfg)
 		if err != nil {
 			return err
 		}
-		probe, err := freePort()
-		if err != nil {
-			return err
+		s.proc, s.mgr = m.proc, m
+		s.baseURL, s.metricsURL = m.base, m.metricsURL()
+		if spec.ready != nil {
+			if err := spec.ready(ctx, m); err != nil {
+				return err
+			}
 		}
-		metrics, err := freePort()
-		if err != nil {
-			return err
-		}
-		b.oursMetrics = fmt.Sprintf("http://127.0.0.1:%d", metrics)
-		s.metricsURL = b.oursMetrics + "/metrics"
-		args := []string{
-			"--kubeconfig=" + kubeconfig,
-			"--trust-namespace=" + trustNamespaceOurs,
-			fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probe),
-			fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metrics),
-			"--metrics-secure=false",
-			"--enable-pprof",
-			"--log-encoding=console",
-			fmt.Sprintf("--kube-api-qps=%g", b.client.qps),
-			fmt.Sprintf("--kube-api-burst=%d", b.client.burst),
-			fmt.Sprintf("--write-concurrency=%d", b.client.writeConcurrency),
-			fmt.Sprintf("--concurrency=%d", b.client.concurrency),
-		}
-		b.runs++
-		p, err := startProcess("bin/manager", b.opts.manager, args, filepath.Join(b.dir, fmt.Sprintf("manager-%02d.log", b.runs)))
-		if err != nil {
-			return err
-		}
-		s.proc = p
-		if err := p.waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", probe), time.Minute); err != nil {
-			return err
-		}
-		// Warm up: one policy, one namespace, then delete it (our
-		// finalizer removes its Secret).
-		cert := b.certs[0]
-		pol := b.policy("bench-warmup", "bench-warmup", map[string]string{warmupLabel: "true"}, cert, time.Hour)
-		w, err := watchConvergence(ctx, b.cluster.kube, "bench-warmup", []string{warmupNamespace}, matchOurs("bench-warmup", cert.Cert))
-		if err != nil {
-			return err
-		}
-		defer w.stop()
-		if _, err := b.cluster.dyn.Resource(policyGVR).Create(ctx, pol, metav1.CreateOptions{}); err != nil {
-			return err
-		}
-		if _, _, err := w.wait(ctx, time.Minute); err != nil {
-			return fmt.Errorf("warm-up: %w; see %s", err, p.logPath)
-		}
-		if err := b.cluster.dyn.Resource(policyGVR).Delete(ctx, "bench-warmup", metav1.DeleteOptions{}); err != nil {
-			return err
-		}
-		return waitGone(ctx, func(ctx context.Context) error {
-			_, err := b.cluster.dyn.Resource(policyGVR).Get(ctx, "bench-warmup", metav1.GetOptions{})
-			return err
-		})
+		return b.warmUpOurs(ctx, m)
 	}
 	s.apply = func(ctx context.Context, n int, _ []string, cert *certs.Cert, first bool) error {
-		name := policyName(n)
+		name := spec.policy(n)
 		if first {
 			interval := time.Hour
-			if n == b.opts.steadyN {
+			if n == spec.resyncN {
 				interval = b.opts.resyncInterval
 			}
-			pol := b.policy(name, secretOurs, map[string]string{sizeLabel(n): "true"}, cert, interval)
+			pol := b.policy(name, spec.secretName, map[string]string{sizeLabel(n): "true"}, cert, interval)
 			_, err := b.cluster.dyn.Resource(policyGVR).Create(ctx, pol, metav1.CreateOptions{})
 			return err
 		}
@@ -165,27 +148,20 @@ func (b *bench) oursSystem() *system {
 		_, err := b.cluster.dyn.Resource(policyGVR).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
 		return err
 	}
-	s.match = func(cert *x509.Certificate, n int) func(*corev1.Secret) bool { return matchOurs(policyName(n), cert) }
+	s.match = func(cert *x509.Certificate, n int) func(*corev1.Secret) bool { return matchOurs(spec.policy(n), cert) }
 	s.stop = func() {
 		if s.proc != nil {
 			s.proc.stop()
-			s.proc = nil
+			s.proc, s.mgr = nil, nil
 		}
 	}
 	s.cleanup = func(ctx context.Context, n int, namespaces []string) error {
 		// The manager is stopped: drop the finalizer and the policy, then
 		// the Secrets, faster than the operator's own prune would.
-		for _, name := range []string{policyName(n), "bench-warmup"} {
-			patch := []byte(`{"metadata":{"finalizers":null}}`)
-			_, err := b.cluster.dyn.Resource(policyGVR).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				return err
-			}
-			if err := b.cluster.dyn.Resource(policyGVR).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				return err
-			}
+		if err := b.deletePolicies(ctx, spec.policy(n), warmupSecret); err != nil {
+			return err
 		}
-		if err := b.cluster.deleteSecrets(ctx, secretOurs, namespaces); err != nil {
+		if err := b.cluster.deleteSecrets(ctx, spec.secretName, namespaces); err != nil {
 			return err
 		}
 		// Anything else of ours (a rollout snapshot in the trust namespace).
@@ -193,6 +169,48 @@ func (b *bench) oursSystem() *system {
 			metav1.ListOptions{LabelSelector: v1alpha1.ManagedByLabel + "=" + v1alpha1.ManagedByValue})
 	}
 	return s
+}
+
+// warmUpOurs makes a fresh manager write one Secret (a one-namespace
+// policy, then deleted: our finalizer removes its Secret), so caches are
+// synced and clients connected before anything is timed.
+func (b *bench) warmUpOurs(ctx context.Context, m *manager) error {
+	cert := b.certs[0]
+	pol := b.policy(warmupSecret, warmupSecret, map[string]string{warmupLabel: "true"}, cert, time.Hour)
+	w, err := watchConvergence(ctx, b.cluster.kube, warmupSecret, []string{warmupNamespace}, matchOurs(warmupSecret, cert.Cert))
+	if err != nil {
+		return err
+	}
+	defer w.stop()
+	if _, err := b.cluster.dyn.Resource(policyGVR).Create(ctx, pol, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, _, err := w.wait(ctx, time.Minute); err != nil {
+		return fmt.Errorf("warm-up: %w; see %s", err, m.proc.logPath)
+	}
+	if err := b.cluster.dyn.Resource(policyGVR).Delete(ctx, warmupSecret, metav1.DeleteOptions{}); err != nil {
+		return err
+	}
+	return waitGone(ctx, func(ctx context.Context) error {
+		_, err := b.cluster.dyn.Resource(policyGVR).Get(ctx, warmupSecret, metav1.GetOptions{})
+		return err
+	})
+}
+
+// deletePolicies removes policies with the manager stopped: their
+// finalizer first, which only a running manager would act on.
+func (b *bench) deletePolicies(ctx context.Context, names ...string) error {
+	for _, name := range names {
+		patch := []byte(`{"metadata":{"finalizers":null}}`)
+		_, err := b.cluster.dyn.Resource(policyGVR).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		if err := b.cluster.dyn.Resource(policyGVR).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 // policy returns a VerificationPolicy as unstructured data, so the harness
@@ -339,14 +357,20 @@ func bundle(name string, selector map[string]string, cert *certs.Cert) *unstruct
 // client-side rate limit and our write concurrency, so it is the fastest
 // any controller with those settings could be.
 func (b *bench) limitSystem() *system {
-	s := &system{key: "limit", title: "plain client (limit)", user: userLimit, secretName: secretLimit}
+	return b.limitSystemWith("limit", "plain client (limit)", b.client.qps, b.client.burst, b.client.writeConcurrency)
+}
+
+// limitSystemWith is the plain client with other client settings; qps < 0
+// turns client-go's rate limiter off.
+func (b *bench) limitSystemWith(key, title string, qps float32, burst, writeConcurrency int) *system {
+	s := &system{key: key, title: title, user: userLimit, secretName: secretLimit}
 	var (
 		kube    kubernetes.Interface
 		written []*corev1.Secret
 	)
 	s.start = func(ctx context.Context) error {
 		var err error
-		kube, err = kubernetes.NewForConfig(b.cluster.restConfig(userLimit, b.client.qps, b.client.burst))
+		kube, err = kubernetes.NewForConfig(b.cluster.restConfig(userLimit, qps, burst))
 		if err != nil {
 			return err
 		}
@@ -365,7 +389,7 @@ func (b *bench) limitSystem() *system {
 		if first {
 			written = make([]*corev1.Secret, len(namespaces))
 		}
-		return parallel(ctx, b.client.writeConcurrency, len(namespaces), func(ctx context.Context, i int) error {
+		return parallel(ctx, writeConcurrency, len(namespaces), func(ctx context.Context, i int) error {
 			if first {
 				sec := &corev1.Secret{
 					ObjectMeta: metav1.ObjectMeta{
@@ -444,44 +468,4 @@ func writeWebhookCert(dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "tls.key"), srv.KeyPEM(), 0o600)
-}
-
-// reconciles returns controller-runtime's reconcile counter of every
-// controller in a process, from its metrics endpoint.
-func reconciles(ctx context.Context, metricsURL string) (map[string]int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	out := map[string]int{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		rest, ok := strings.CutPrefix(line, "controller_runtime_reconcile_total{")
-		if !ok {
-			continue
-		}
-		labels, value, ok := strings.Cut(rest, "} ")
-		if !ok {
-			continue
-		}
-		controller := ""
-		for _, l := range strings.Split(labels, ",") {
-			if v, ok := strings.CutPrefix(l, `controller="`); ok {
-				controller = strings.TrimSuffix(v, `"`)
-			}
-		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			return nil, err
-		}
-		out[controller] += int(f)
-	}
-	return out, sc.Err()
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -177,6 +178,26 @@ func matchOurs(policy string, want *x509.Certificate) func(*corev1.Secret) bool 
 			return false
 		}
 		return holdsExactly(certsIn(s.Data, isCertKey), want)
+	}
+}
+
+// matchOursSet is matchOurs for a Secret that must hold exactly the given
+// certificates, in any order.
+func matchOursSet(policy string, want ...*x509.Certificate) func(*corev1.Secret) bool {
+	return func(s *corev1.Secret) bool {
+		if s.Labels[labelPolicy] != policy || len(s.Data[trustPolicyKey]) == 0 {
+			return false
+		}
+		ders := certsIn(s.Data, isCertKey)
+		if len(ders) != len(want) {
+			return false
+		}
+		for _, w := range want {
+			if !slices.ContainsFunc(ders, func(d []byte) bool { return bytes.Equal(d, w.Raw) }) {
+				return false
+			}
+		}
+		return true
 	}
 }
 
