@@ -117,14 +117,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := targets.CheckAccess(ctx, mgr.GetClient(), o.TargetSecretNames); err != nil {
 		return err
 	}
-	store, err := targets.NewStore(mgr.GetConfig(), mgr.GetScheme(), mgr.GetRESTMapper(), o.TargetSecretNames, verificationpolicy.FieldOwner)
+	store, err := targets.NewStore(mgr.GetConfig(), o.TargetSecretNames, verificationpolicy.FieldOwner)
 	if err != nil {
 		return err
 	}
-	for _, c := range store.Caches() {
-		if err := mgr.Add(c); err != nil {
-			return err
-		}
+	if err := mgr.Add(store); err != nil {
+		return err
 	}
 	// Their data, which the Store does not cache, by trust digest.
 	contents := &targets.Contents{Reader: mgr.GetAPIReader()}

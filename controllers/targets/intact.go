@@ -1,6 +1,7 @@
 package targets
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -27,25 +28,50 @@ import (
 // the answer, in an annotation that exists on cached copies only.
 const intactKeysAnnotation = "cache.verification.flux-notation.io/intact-data-keys"
 
+// intactMark begins every intactKeysAnnotation value this process writes.
+// client-go may run a transform again on an object it has already
+// transformed (it does for the objects of an informer's initial list), and
+// the second time the managedFields are gone: without a way to tell its own
+// answer from one a client wrote on the Secret (an annotation of that name,
+// with managedFields reset), a transform must either trust a forgery or
+// forget, on every restart, that tens of thousands of Secrets are intact.
+// The mark is random per process and never leaves it (serverAnnotations
+// strips the annotation before any write), so no Secret can carry it.
+var intactMark = "v1:" + rand.Text()
+
 // stripManagedFields is the Store's cache transform: it records whether
 // fieldOwner alone wrote the data of a Secret (intactKeysAnnotation, the
-// keys it owns), then drops managedFields.
+// keys it owns), then drops managedFields. Applied again to its own output,
+// it changes nothing.
 func stripManagedFields(fieldOwner string) toolscache.TransformFunc {
 	strip := cache.TransformStripManagedFields()
 	return func(in any) (any, error) {
 		if obj, ok := in.(metav1.Object); ok {
 			annotations := obj.GetAnnotations()
+			if _, ours := intactKeys(annotations); ours && len(obj.GetManagedFields()) == 0 {
+				return in, nil // transformed already
+			}
 			delete(annotations, intactKeysAnnotation) // never trust one from the server
 			if keys, ok := dataWrittenOnlyBy(obj.GetManagedFields(), fieldOwner); ok {
 				if annotations == nil {
 					annotations = map[string]string{}
 				}
-				annotations[intactKeysAnnotation] = strings.Join(keys, "\n")
+				annotations[intactKeysAnnotation] = strings.Join(append([]string{intactMark}, keys...), "\n")
 			}
 			obj.SetAnnotations(annotations)
 		}
 		return strip(in)
 	}
+}
+
+// intactKeys reads intactKeysAnnotation, if this process wrote it.
+func intactKeys(annotations map[string]string) (string, bool) {
+	v, ok := annotations[intactKeysAnnotation]
+	if !ok {
+		return "", false
+	}
+	mark, keys, _ := strings.Cut(v, "\n")
+	return keys, mark == intactMark
 }
 
 // dataWrittenOnlyBy returns the data keys owner's entries own, and whether
@@ -108,7 +134,7 @@ func ownedTrust(fields map[string]json.RawMessage) (dataKeys []string, digest bo
 // data is exactly what the operator last wrote with m's trust digest, and
 // holds exactly the keys of data (the desired data for that digest).
 func DataIntact(m metav1.Object, keys []string) bool {
-	v, ok := m.GetAnnotations()[intactKeysAnnotation]
+	v, ok := intactKeys(m.GetAnnotations())
 	if !ok {
 		return false
 	}

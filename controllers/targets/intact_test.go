@@ -58,7 +58,31 @@ func TestDataWrittenOnlyBy(t *testing.T) {
 			g.Expect(DataIntact(got, []string{"trustpolicy.json", "ca.crt"})).To(Equal(tc.ok))
 			g.Expect(serverAnnotations(got.Annotations)).NotTo(HaveKey(intactKeysAnnotation))
 			g.Expect(FromMeta(got).Annotations).NotTo(HaveKey(intactKeysAnnotation), "never written back")
+
+			// client-go may transform an object twice: the second pass,
+			// without managedFields, keeps the first one's answer.
+			again, err := stripManagedFields(fieldOwner)(got)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(DataIntact(again.(*metav1.PartialObjectMetadata), []string{"trustpolicy.json", "ca.crt"})).To(Equal(tc.ok))
 		})
+	}
+}
+
+// TestAForgedIntactAnnotationIsNotBelieved: a Secret whose managedFields
+// were reset and which carries the cache-only annotation (with any value a
+// client could guess) is not taken for intact, by the first transform or a
+// repeated one.
+func TestAForgedIntactAnnotationIsNotBelieved(t *testing.T) {
+	for _, forged := range []string{"ca.crt\ntrustpolicy.json", "v1:\nca.crt\ntrustpolicy.json", "v1:guess\nca.crt\ntrustpolicy.json"} {
+		g := NewWithT(t)
+		m := NewSecretMeta()
+		m.Annotations = map[string]string{intactKeysAnnotation: forged}
+		out, err := stripManagedFields(fieldOwner)(m)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(DataIntact(out.(*metav1.PartialObjectMetadata), []string{"trustpolicy.json", "ca.crt"})).To(BeFalse(), forged)
+		out, err = stripManagedFields(fieldOwner)(out)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(DataIntact(out.(*metav1.PartialObjectMetadata), []string{"trustpolicy.json", "ca.crt"})).To(BeFalse(), forged)
 	}
 }
 

@@ -12,9 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
@@ -85,18 +83,12 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 	g.Expect(apierrors.IsForbidden(userClient.List(ctx, &all, client.InNamespace("a")))).To(BeTrue(), "list in a namespace")
 	g.Expect(apierrors.IsForbidden(userClient.Get(ctx, client.ObjectKeyFromObject(unrelated), &corev1.Secret{}))).To(BeTrue(), "get of another name")
 
-	httpClient, err := rest.HTTPClientFor(userCfg)
+	store, err := NewStore(userCfg, []string{"notation-config", "notation-trust"}, fieldOwner)
 	g.Expect(err).NotTo(HaveOccurred())
-	mapper, err := apiutil.NewDynamicRESTMapper(userCfg, httpClient)
-	g.Expect(err).NotTo(HaveOccurred())
-	store, err := NewStore(userCfg, scheme, mapper, []string{"notation-config", "notation-trust"}, fieldOwner)
-	g.Expect(err).NotTo(HaveOccurred())
-	for _, c := range store.Caches() {
-		go func() { _ = c.Start(ctx) }()
-		syncCtx, done := context.WithTimeout(ctx, 30*time.Second)
-		g.Expect(c.WaitForCacheSync(syncCtx)).To(BeTrue(), "a per-name informer syncs with access by name only")
-		done()
-	}
+	go func() { _ = store.Start(ctx) }()
+	syncCtx, done := context.WithTimeout(ctx, 30*time.Second)
+	g.Expect(store.WaitForCacheSync(syncCtx)).To(BeTrue(), "the per-name informers sync with access by name only")
+	done()
 
 	keys := func(g Gomega) []string {
 		list := NewSecretMetaList()
@@ -109,6 +101,18 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 		return out
 	}
 	g.Eventually(keys).Should(ConsistOf("a/notation-config", "b/notation-config", "a/notation-trust"))
+
+	// The two notation-config Secrets share their labels in the cache
+	// (share.go); what the Store hands out is a copy, so a caller changing
+	// one Secret's labels changes neither the cache nor the other Secret.
+	first := NewSecretMeta()
+	g.Expect(store.Get(ctx, client.ObjectKey{Namespace: "a", Name: "notation-config"}, first)).To(Succeed())
+	first.Labels[v1alpha1.PolicyLabel] = "changed by a caller"
+	for _, ns := range []string{"a", "b"} {
+		again := NewSecretMeta()
+		g.Expect(store.Get(ctx, client.ObjectKey{Namespace: ns, Name: "notation-config"}, again)).To(Succeed())
+		g.Expect(again.Labels).To(HaveKeyWithValue(v1alpha1.PolicyLabel, "p"), ns)
+	}
 	g.Expect(store.Allowed("notation-config")).To(BeTrue())
 	g.Expect(store.Allowed("other")).To(BeFalse())
 	g.Expect(apierrors.IsNotFound(store.Get(ctx, client.ObjectKeyFromObject(oursUnderAnotherName), NewSecretMeta()))).To(BeTrue())
@@ -146,6 +150,19 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 	edited.Data["trustpolicy.json"] = []byte("{}")
 	g.Expect(userClient.Update(ctx, edited, client.FieldOwner(fieldOwner))).To(Succeed())
 	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"trustpolicy.json"}) }).Should(BeTrue())
+
+	// A Store started with the Secret already there (a restarted manager:
+	// it arrives in the initial list, which client-go transforms twice)
+	// knows it intact too, so a restart reads no Secret.
+	restarted, err := NewStore(userCfg, []string{"notation-trust"}, fieldOwner)
+	g.Expect(err).NotTo(HaveOccurred())
+	go func() { _ = restarted.Start(ctx) }()
+	syncCtx, done = context.WithTimeout(ctx, 30*time.Second)
+	g.Expect(restarted.WaitForCacheSync(syncCtx)).To(BeTrue())
+	done()
+	m := NewSecretMeta()
+	g.Expect(restarted.Get(ctx, client.ObjectKeyFromObject(written), m)).To(Succeed())
+	g.Expect(DataIntact(m, []string{"trustpolicy.json"})).To(BeTrue(), "intact after the initial list")
 
 	// CheckAccess: the role matches these names; a name it lacks is named.
 	g.Expect(CheckAccess(ctx, userClient, []string{"notation-config", "notation-trust"})).To(Succeed())

@@ -164,7 +164,7 @@ func proven(m *metav1.PartialObjectMetadata, keys ...string) *metav1.PartialObje
 		m.Annotations = map[string]string{}
 	}
 	slices.Sort(keys)
-	m.Annotations[intactKeysAnnotation] = strings.Join(keys, "\n")
+	m.Annotations[intactKeysAnnotation] = strings.Join(append([]string{intactMark}, keys...), "\n")
 	return m
 }
 
