@@ -42,7 +42,7 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 	role := &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: user},
 		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"notation-config", "notation-trust"},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"notation-config", "notation-trust", "notation-extra"},
 				Verbs: []string{"get", "list", "watch", "update", "delete"}},
 			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
 		},
@@ -154,7 +154,9 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 	// A Store started with the Secret already there (a restarted manager:
 	// it arrives in the initial list, which client-go transforms twice)
 	// knows it intact too, so a restart reads no Secret.
-	restarted, err := NewStore(userCfg, []string{"notation-trust"}, fieldOwner)
+	// Three names: more than start their initial list at once, so the last
+	// starts only after another has synced.
+	restarted, err := NewStore(userCfg, []string{"notation-config", "notation-extra", "notation-trust"}, fieldOwner)
 	g.Expect(err).NotTo(HaveOccurred())
 	go func() { _ = restarted.Start(ctx) }()
 	syncCtx, done = context.WithTimeout(ctx, 30*time.Second)
