@@ -30,7 +30,7 @@ func (r *results) markdownLarge() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 
-	r.header(&b, "Benchmark results: large profile", "make bench BENCH_ARGS=-profile=large")
+	r.header(&b, "Benchmark results: large profile", "make bench-large")
 	p("| Client settings | defaults (every timed operator run, the restart, the plain client \"with the operator's settings\"): %g requests/s, burst %d, %d parallel writes; raised (the staircase's build-up and the unthrottled comparison): `--kube-api-qps %g --kube-api-burst %d --write-concurrency %d` |",
 		defaultClient.qps, defaultClient.burst, defaultClient.writeConcurrency, o.fast.qps, o.fast.burst, o.fast.writeConcurrency)
 	p("| Namespaces | %d, created once in %s and reused by every scenario: the first N carry the label of size class N |", maxInt(l.sizeClasses(o.unthrottledN)), secs(r.namespacesTook))
@@ -61,7 +61,7 @@ func (r *results) markdownLarge() string {
 
 		p("### Memory as managed Secrets are added")
 		p("")
-		p("One manager, started with the raised client settings (so that %d Secrets are written in minutes) and `--target-secret-names` for all %d policies; policies are added in steps and memory is read %s after each step converged, the heap profile first (it runs a GC), then `/proc/<pid>/status`. Peak RSS (VmHWM) includes the build-up's own peak; RSS (VmRSS) is what the idle manager holds then.", total, l.policies, l.settle)
+		p("One manager, started with the raised client settings (so that %d Secrets are written in minutes) and `--target-secret-names` for all %d policies; policies are added in steps and memory is read from `/proc/<pid>/status` %s after each step converged, then a heap profile is taken (it runs a GC; taken after, because symbolizing it pages in the executable). Peak RSS (VmHWM) includes the build-up's own peak; RSS (VmRSS) is what the idle manager holds then.", total, l.policies, l.settle)
 		p("")
 		p("| step | policies | managed Secrets | written in | peak RSS (VmHWM) | RSS (VmRSS) | of which anonymous / file-backed | heap in use | RSS above baseline | per managed Secret (RSS) | per managed Secret (heap) |")
 		p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")

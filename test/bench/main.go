@@ -73,6 +73,9 @@ type options struct {
 	// profile is "default" (the comparison with trust-manager and the
 	// limit) or "large" (the at-scale scenarios of large.go).
 	profile string
+	// managerEnv are extra KEY=VALUE environment variables of the
+	// manager's processes (-manager-env), to measure a runtime setting.
+	managerEnv []string
 	// fast are the raised client settings of the unthrottled comparison
 	// (and of the large profile's build-up); unthrottledN is its N.
 	fast         clientSettings
@@ -112,8 +115,13 @@ func parseOptions() (*options, error) {
 	flag.IntVar(&o.fast.burst, "fast-burst", 20000, "--kube-api-burst of the same")
 	flag.IntVar(&o.fast.writeConcurrency, "fast-write-concurrency", 64, "--write-concurrency of the same, and the unthrottled plain client's parallel writes")
 	flag.IntVar(&o.unthrottledN, "unthrottled-n", 3000, "N of the unthrottled comparison (plain client without rate limit, operator with -fast-* settings); 0: not run")
+	var managerEnv string
+	flag.StringVar(&managerEnv, "manager-env", "", "extra environment of the manager processes, comma-separated KEY=VALUE (for example GOGC=50), to measure a runtime setting")
 	o.large.bindFlags()
 	flag.Parse()
+	if managerEnv != "" {
+		o.managerEnv = strings.Split(managerEnv, ",")
+	}
 	o.fast.qps, o.fast.concurrency = float32(fastQPS), 4
 
 	if o.profile == "large" {
@@ -271,6 +279,17 @@ func run(ctx context.Context, o *options) (retErr error) {
 		return err
 	}
 	o.manager = managerCopy
+	if o.profile == "default" {
+		// trust-manager gets the same treatment: how much of an executable
+		// becomes resident depends on how much of it the page cache holds
+		// (the kernel maps cached neighbours of every page touched), and a
+		// file just written is cached whole.
+		tmCopy := filepath.Join(dir, "trust-manager")
+		if err := copyFile(o.trustManager, tmCopy); err != nil {
+			return err
+		}
+		o.trustManager = tmCopy
+	}
 	for i, cn := range []string{"bench warm-up root", "bench release root 1", "bench release root 2"} {
 		b.certs[i] = certs.NewCA(cn)
 	}
@@ -476,9 +495,11 @@ func (b *bench) runOnce(ctx context.Context, s *system, n int, nss []string, run
 	if capped {
 		timeout = b.opts.tmCap
 	}
-	if s.key == "ours" && keep && s.baseURL != "" {
+	if s.key == "ours" && run == 0 && !keep && s.baseURL != "" {
 		// A CPU profile of the manager over its convergence at this size,
-		// for the analysis (go tool pprof -top <file>).
+		// for the analysis (go tool pprof -top <file>). Not of the run kept
+		// for the steady state and memory: symbolizing a profile reads the
+		// executable's tables, pages that then count in its RSS.
 		go fetchTo(ctx, s.baseURL+"/debug/pprof/profile?seconds=10", filepath.Join(b.dir, fmt.Sprintf("manager-convergence-n%d.cpu.pprof", n)))
 	}
 	conv, err := b.measure(ctx, s, n, nss, b.certs[1], true, timeout, capped)

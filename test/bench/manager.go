@@ -69,7 +69,7 @@ func (b *bench) startManager(ctx context.Context, cfg managerConfig) (*manager, 
 	}
 	b.runs++
 	m.startedAt = time.Now()
-	p, err := startProcess("bin/manager", b.opts.manager, args, filepath.Join(b.dir, fmt.Sprintf("manager-%02d.log", b.runs)))
+	p, err := startProcess("bin/manager", b.opts.manager, args, filepath.Join(b.dir, fmt.Sprintf("manager-%02d.log", b.runs)), b.opts.managerEnv...)
 	if err != nil {
 		return nil, err
 	}

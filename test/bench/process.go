@@ -29,7 +29,9 @@ type process struct {
 // running tracks every process started, so an interrupted run stops them.
 var running sync.Map // *process -> struct{}
 
-func startProcess(name, binary string, args []string, logPath string) (*process, error) {
+// startProcess starts binary with the harness's environment (minus the
+// kubeconfig and namespace variables) plus env.
+func startProcess(name, binary string, args []string, logPath string, env ...string) (*process, error) {
 	log, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -37,7 +39,7 @@ func startProcess(name, binary string, args []string, logPath string) (*process,
 	defer log.Close() // the child holds its own descriptor
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Env = testcluster.EnvWithout(os.Environ(), "KUBECONFIG", "POD_NAMESPACE")
+	cmd.Env = append(testcluster.EnvWithout(os.Environ(), "KUBECONFIG", "POD_NAMESPACE"), env...)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", binary, err)

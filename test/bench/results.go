@@ -284,6 +284,9 @@ func (r *results) header(b *strings.Builder, title, command string) {
 	for _, kv := range r.env {
 		p("| %s | %s |", kv[0], kv[1])
 	}
+	if len(r.opts.managerEnv) > 0 {
+		p("| Manager environment | `%s` (-manager-env) |", strings.Join(r.opts.managerEnv, " "))
+	}
 }
 
 // phasesTable writes how long each phase took.
