@@ -166,6 +166,10 @@ func (s *Store) Start(ctx context.Context) error {
 	return nil
 }
 
+// NeedLeaderElection is false: like the manager's caches, the Store runs on
+// a standby replica too, so a replica taking over starts warm.
+func (s *Store) NeedLeaderElection() bool { return false }
+
 // WaitForCacheSync waits until every informer has listed its Secrets.
 func (s *Store) WaitForCacheSync(ctx context.Context) bool {
 	synced := make([]toolscache.InformerSynced, 0, len(s.informers))
