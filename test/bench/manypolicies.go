@@ -195,17 +195,18 @@ func (b *bench) refill(ctx context.Context, n int) error {
 	return sleepCtx(ctx, max(d, 2500*time.Millisecond))
 }
 
-// memPoint reads the manager's memory: RSS first, then a heap profile
-// (which runs a GC; its symbolization pages in the executable's tables, so
-// it must not precede the reading). detail adds the heap's shares by
-// package group.
+// memPoint reads the manager's memory: a heap profile first (which runs a
+// GC, so RSS is then what the manager holds), then RSS. Symbolizing the
+// profile reads the executable's tables, which only file-backed RSS sees:
+// the per-Secret figures are therefore taken from anonymous RSS. detail
+// adds the heap's shares by package group.
 func (b *bench) memPoint(ctx context.Context, m *manager, label string, secrets, policies int, detail bool) memPoint {
 	p := memPoint{label: label, secrets: secrets, policies: policies}
+	p.heap = b.heapProfile(ctx, m, fmt.Sprintf("many-%d", secrets), label, detail)
 	mem, err := m.proc.memory()
 	if err != nil {
 		logf("reading the manager's memory: %v", err)
 	}
-	p.heap = b.heapProfile(ctx, m, fmt.Sprintf("many-%d", secrets), label, detail)
 	p.mem, p.heap.mem = mem, mem
 	logf("memory, %s: peak RSS %s, RSS %s, heap in use %s", label, mib(mem.peak), mib(mem.current), mib(p.heap.inuse))
 	return p
@@ -374,12 +375,12 @@ func (b *bench) restartAtSize(ctx context.Context, secretNames []string) error {
 	if r.notReady, err = b.policiesNotReady(ctx, policies); err != nil {
 		return err
 	}
-	// Memory first: the profile's symbolization pages in the executable's
-	// tables, which would then count in RSS.
+	// The heap profile first: it runs a GC, so RSS is then what the
+	// manager holds, not garbage not yet collected.
+	r.heap = b.heapProfile(ctx, m, "restart", fmt.Sprintf("restarted with %d Secrets in place, after its first full resync", r.secrets), true)
 	if r.mem, err = m.proc.memory(); err != nil {
 		return err
 	}
-	r.heap = b.heapProfile(ctx, m, "restart", fmt.Sprintf("restarted with %d Secrets in place, after its first full resync", r.secrets), true)
 	r.heap.mem = r.mem
 	logf("restart with %d Secrets: Ready after %s, full resync after %s (artifacts %s), %s API writes until then, %s in the %s after; peak RSS %s",
 		r.secrets, r.ready.Round(time.Millisecond), r.syncDone.Round(time.Millisecond), r.artifactsDone.Round(time.Millisecond), r.writes, r.tail, l.tail, mib(r.mem.peak))
