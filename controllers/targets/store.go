@@ -254,17 +254,40 @@ func (s *Store) List(_ context.Context, list client.ObjectList, opts ...client.L
 
 // Sources are watches on our Secrets for a controller, one per name, each
 // event mapped to the policy that wrote the Secret. Handlers see the
-// Store's own objects and only read them.
+// Store's own objects and only read them. The controller waits for them
+// to sync before its first reconcile (they are SyncingSources, as
+// source.Kind is): a pass over a Store still listing would take every
+// Secret it has not seen yet for missing.
 func (s *Store) Sources() []source.Source {
 	out := make([]source.Source, 0, len(s.names))
 	for _, n := range s.names {
-		out = append(out, &source.Informer{
-			Informer: s.informers[n],
-			Handler:  handler.EnqueueRequestsFromMapFunc(PolicyOfSecret),
+		inf := s.informers[n]
+		out = append(out, syncingInformer{
+			Informer: &source.Informer{Informer: inf, Handler: handler.EnqueueRequestsFromMapFunc(PolicyOfSecret)},
+			name:     n,
+			synced:   inf.HasSynced,
 		})
 	}
 	return out
 }
+
+// syncingInformer is a source.Informer the controller waits for.
+type syncingInformer struct {
+	*source.Informer
+	name   string
+	synced toolscache.InformerSynced
+}
+
+// WaitForSync returns when the informer has listed its Secrets, or an
+// error when ctx ends first (the controller's CacheSyncTimeout).
+func (s syncingInformer) WaitForSync(ctx context.Context) error {
+	if !toolscache.WaitForCacheSync(ctx.Done(), s.synced) {
+		return fmt.Errorf("the informer of Secrets named %s did not sync: %w", s.name, context.Cause(ctx))
+	}
+	return nil
+}
+
+var _ source.SyncingSource = syncingInformer{}
 
 func onlyMeta(obj client.Object) error {
 	if m, ok := obj.(*metav1.PartialObjectMetadata); ok && m.GetObjectKind().GroupVersionKind().Kind == "Secret" {

@@ -14,6 +14,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	testenv "github.com/flux-notation/verification-operator/test/envtest"
@@ -150,6 +151,20 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 	edited.Data["trustpolicy.json"] = []byte("{}")
 	g.Expect(userClient.Update(ctx, edited, client.FieldOwner(fieldOwner))).To(Succeed())
 	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"trustpolicy.json"}) }).Should(BeTrue())
+
+	// Controllers wait for the Store's sources: they sync only once the
+	// Store has started.
+	idle, err := NewStore(userCfg, []string{"notation-trust"}, fieldOwner)
+	g.Expect(err).NotTo(HaveOccurred())
+	src, ok := idle.Sources()[0].(source.SyncingSource)
+	g.Expect(ok).To(BeTrue(), "a SyncingSource, as source.Kind is")
+	early, cancelEarly := context.WithTimeout(ctx, 300*time.Millisecond)
+	g.Expect(src.WaitForSync(early)).To(MatchError(ContainSubstring("Secrets named notation-trust did not sync")))
+	cancelEarly()
+	go func() { _ = idle.Start(ctx) }()
+	syncCtx, done = context.WithTimeout(ctx, 30*time.Second)
+	g.Expect(src.WaitForSync(syncCtx)).To(Succeed())
+	done()
 
 	// A Store started with the Secret already there (a restarted manager:
 	// it arrives in the initial list, which client-go transforms twice)
