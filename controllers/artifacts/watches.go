@@ -104,8 +104,10 @@ func (r *Reconciler) everyPolicy(ctx context.Context, _ *unstructured.Unstructur
 }
 
 func (r *Reconciler) policiesUsing(ctx context.Context, uses func(secretName string) bool) []reconcile.Request {
+	// The cache's own objects (no copies: this runs once per Flux object
+	// event, thousands of times at start), read only.
 	var list v1alpha1.VerificationPolicyList
-	if err := r.List(ctx, &list); err != nil {
+	if err := r.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing VerificationPolicies for a Flux object event")
 		return nil
 	}
