@@ -138,9 +138,12 @@ func (s *Store) Allowed(name string) bool { return s.informers[name] != nil }
 
 // initialListsAtOnce bounds how many informers make their initial list at
 // the same time. An informer holds its whole initial list in memory, with
-// managedFields, until the transform runs: about 3 KiB a Secret. Twenty
-// names of 2,500 Secrets listed at once took a restarted manager to 210 MiB,
-// for a few seconds; two at a time, it costs about a second more to start.
+// managedFields, until the transform runs: about 3 KiB a Secret, so twenty
+// names of 2,500 Secrets listed at once would hold 150 MiB of it together.
+// Measured, the bound has not lowered a restarted manager's peak at that
+// size (210 MiB before, 216 MiB after, test/bench/RESULTS-large.md): what
+// drives that peak is still open. It costs little: the restart resyncs in
+// 7 s either way.
 const initialListsAtOnce = 2
 
 // Start runs the informers until ctx is done (manager.Runnable), starting
