@@ -1,10 +1,3 @@
-// Package artifacts is the companion reconciler: for each VerificationPolicy
-// it finds the Flux objects that verify with the policy's Secret
-// (OCIRepositories, and HelmCharts from OCI HelmRepositories), makes Flux
-// verify them again after a trust change, verifies them itself with
-// notation-go exactly as Flux would (package checker), and aggregates the
-// outcome on the policy. It runs in its own workers, so a slow registry
-// never delays the Secret sync.
 package artifacts
 
 import (
@@ -54,6 +47,11 @@ type Reconciler struct {
 	// handledRequests remembers the reconcile.fluxcd.io/requestedAt values
 	// (of policies and OCIRepositories) answered with fresh verdicts.
 	handledRequests sync.Map
+	// changes remembers, for each artifact with a request to Flux still to
+	// make, the trust digest and when it was first seen (see
+	// fluxverdict.NotBefore). A restarted manager sees the change anew,
+	// later, which only delays the request a little.
+	changes changesSeen
 }
 
 // +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=ocirepositories;helmcharts,verbs=get;list;watch;patch

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/checker"
+	"github.com/flux-notation/verification-operator/controllers/fluxverdict"
 	"github.com/flux-notation/verification-operator/controllers/internal/text"
 	"github.com/flux-notation/verification-operator/controllers/verify"
 )
@@ -26,9 +27,12 @@ const (
 type tally struct {
 	counts v1alpha1.ArtifactCounts
 	failed []string
+	// gaveUp counts the artifacts Flux did not re-verify after
+	// fluxverdict.MaxForceAttempts forces.
+	gaveUp int
 }
 
-func (t *tally) add(o checker.Outcome, plan bool) {
+func (t *tally) add(o checker.Outcome, plan fluxverdict.Plan) {
 	t.counts.Matched++
 	switch o.State {
 	case checker.Verified:
@@ -44,8 +48,13 @@ func (t *tally) add(o checker.Outcome, plan bool) {
 	if o.Flux.Stale {
 		t.counts.FluxStale++
 	}
-	if plan {
+	// A force made (or about to be) that Flux has not answered; a plain
+	// request is not a force.
+	if plan.InFlight && plan.Attempt > 0 {
 		t.counts.ForcesInFlight++
+	}
+	if plan.GaveUp {
+		t.gaveUp++
 	}
 }
 
@@ -68,26 +77,32 @@ func (r *Reconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []checker
 	}
 	for _, o := range outcomes {
 		plan := rv.plans[o.Artifact.ID()]
-		all.add(o, plan.InFlight)
-		byKind[o.Artifact.Kind].add(o, plan.InFlight)
+		all.add(o, plan)
+		byKind[o.Artifact.Kind].add(o, plan)
 		if o.State == checker.Failed {
 			all.failed = append(all.failed, fmt.Sprintf("%s %s (%s)", o.Artifact.Kind, o.Artifact.Key(), o.Reason))
 			byKind[o.Artifact.Kind].failed = append(byKind[o.Artifact.Kind].failed, fmt.Sprintf("%s (%s)", o.Artifact.Key(), o.Reason))
 		}
+		gaveUp := ""
+		if plan.GaveUp {
+			gaveUp = fmt.Sprintf("after %d forced re-verifications Flux still reports a SourceVerified condition "+
+				"that cannot be shown to be newer than the trust change", plan.Attempt)
+		}
 		switch {
+		case o.State != checker.Verified && gaveUp != "":
+			// Our verdict leads; that Flux's does not follow is said too.
+			addIssue(o, o.Reason, o.Message+"; "+gaveUp)
 		case o.State != checker.Verified:
 			addIssue(o, o.Reason, o.Message)
-		case plan.GaveUp:
-			addIssue(o, v1alpha1.ReasonFluxReverifyFailed, fmt.Sprintf(
-				"after %d forced re-verifications Flux still reports the SourceVerified condition it had before the trust change", plan.Attempt))
+		case gaveUp != "":
+			addIssue(o, v1alpha1.ReasonFluxReverifyFailed, gaveUp)
 		case o.Reason == v1alpha1.ReasonRegistryCredentialsNotPermitted:
 			// Verified, by Flux alone: listed so that an install without the
 			// registry-credentials grant is visible, not silent.
 			fluxOnly++
 			addIssue(o, o.Reason, o.Message)
 		case o.Flux.Stale:
-			addIssue(o, v1alpha1.ReasonFluxStale, "Flux reports SourceVerified=True that cannot be shown to be newer than the last trust change; "+
-				"source-controller before v1.10 re-verifies an OCIRepository only on a new revision or generation (spec.ociRepositories.reverify: Force makes it)")
+			addIssue(o, v1alpha1.ReasonFluxStale, staleMessage(o.Artifact))
 		}
 		r.emitOutcomeEvent(o)
 	}
@@ -119,6 +134,9 @@ func (r *Reconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []checker
 	if c.ForcesInFlight > 0 {
 		tail += fmt.Sprintf("; waiting for Flux to re-verify %d", c.ForcesInFlight)
 	}
+	if all.gaveUp > 0 {
+		tail += fmt.Sprintf("; Flux did not re-verify %d after %d forced re-verifications", all.gaveUp, fluxverdict.MaxForceAttempts)
+	}
 	if fluxOnly > 0 {
 		tail += fmt.Sprintf("; %d verified by Flux alone (registry credentials not permitted)", fluxOnly)
 	}
@@ -135,6 +153,22 @@ func (r *Reconciler) report(obj *v1alpha1.VerificationPolicy, outcomes []checker
 	default:
 		conditions.MarkTrue(obj, v1alpha1.ArtifactsVerifiedCondition, meta.SucceededReason,
 			"%d/%d %s verified%s%s", c.Verified, c.Matched, noun, kindsNote(kinds), tail)
+	}
+}
+
+// staleMessage says why Flux's True for a is not taken as current, and
+// what makes it so, for a's kind.
+func staleMessage(a *checker.Artifact) string {
+	const head = "Flux reports SourceVerified=True that cannot be shown to be newer than the last trust change; "
+	switch {
+	case a.Flux.Suspended:
+		return head + "the " + string(a.Kind) + " is suspended, so Flux does not verify it again until it is resumed"
+	case a.Kind == checker.HelmChart:
+		return head + "source-controller verifies a chart on every reconcile, but leaves the old SourceVerified in place when the " +
+			"reconcile fails before or while verifying (FetchFailed; it takes some verification errors for authentication errors)"
+	default:
+		return head + "source-controller before v1.10 re-verifies an OCIRepository only on a new revision or generation " +
+			"(spec.ociRepositories.reverify: Force makes it)"
 	}
 }
 

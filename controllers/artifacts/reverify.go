@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
@@ -44,22 +45,100 @@ func (r *Reconciler) reverify(ctx context.Context, artifacts []*checker.Artifact
 	res := reverifyResult{plans: map[string]fluxverdict.Plan{}}
 	var errs []error
 	now := r.Now()
+	r.changes.forgetOlderThan(now.Add(-changeMemory))
 	for _, a := range artifacts {
 		s := secrets[a.Namespace()]
 		if s == nil {
 			continue
 		}
 		digest := s.Annotations[v1alpha1.TrustDigestAnnotation]
-		plan := fluxverdict.PlanReverify(a.Flux, digest, mode, now)
+		plan := r.when(a, digest, fluxverdict.PlanReverify(a.Flux, digest, mode, now), now)
 		res.plans[a.ID()] = plan
-		if plan.Retry > 0 && (res.retry == 0 || plan.Retry < res.retry) {
-			res.retry = plan.Retry
-		}
+		res.retryIn(plan.Retry)
 		if err := r.act(ctx, a, plan, digest, now); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// retryIn notes that a pass is due within d (0: none).
+func (res *reverifyResult) retryIn(d time.Duration) {
+	if d > 0 && (res.retry == 0 || d < res.retry) {
+		res.retry = d
+	}
+}
+
+// changeMemory bounds how long a change seen is remembered for an artifact
+// whose request was never made (it went away, or its plan changed).
+const changeMemory = 5 * time.Minute
+
+// changesSeen is when each artifact's current trust digest was first seen,
+// until the first request for it is made.
+type changesSeen struct {
+	mu sync.Mutex
+	m  map[string]changeSeen
+}
+
+type changeSeen struct {
+	digest string
+	at     time.Time
+}
+
+// seen returns when digest was first seen for id, noting now if it is new.
+func (c *changesSeen) seen(id, digest string, now time.Time) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[id]; ok && e.digest == digest {
+		return e.at
+	}
+	if c.m == nil {
+		c.m = map[string]changeSeen{}
+	}
+	c.m[id] = changeSeen{digest: digest, at: now}
+	return now
+}
+
+func (c *changesSeen) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}
+
+func (c *changesSeen) forgetOlderThan(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, e := range c.m {
+		if e.at.Before(t) {
+			delete(c.m, id)
+		}
+	}
+}
+
+// when holds back the first request of a trust change until
+// fluxverdict.NotBefore: a verdict Flux gives in the change's own second
+// cannot count as current, so asking in that second would mostly earn a
+// second request. Until then the plan only waits (a held force counts as in
+// flight). plan.Seen is when the change was first seen.
+func (r *Reconciler) when(a *checker.Artifact, digest string, plan fluxverdict.Plan, now time.Time) fluxverdict.Plan {
+	switch {
+	case plan.Action == fluxverdict.Mark:
+		plan.Seen = r.changes.seen(a.ID(), digest, now)
+		return plan
+	case plan.Action != fluxverdict.Request && (plan.Action != fluxverdict.Force || plan.Attempt > 1):
+		// Nothing to ask, or a repeated force (its backoff is longer).
+		return plan
+	case a.Flux.EveryReconcile || a.Flux.Fingerprint != "":
+		// The proof is not a time: Flux verifies on every reconcile, or
+		// records the fingerprint of what it verified with.
+		plan.Seen = now
+		return plan
+	}
+	plan.Seen = r.changes.seen(a.ID(), digest, now)
+	if wait := fluxverdict.NotBefore(plan.Seen).Sub(now); wait > 0 {
+		return fluxverdict.Plan{Attempt: plan.Attempt, InFlight: plan.InFlight || plan.Action == fluxverdict.Force, Retry: wait}
+	}
+	return plan
 }
 
 // proveFluxVerdicts asks Flux, once per trust digest, to verify again the
@@ -81,12 +160,14 @@ func (r *Reconciler) proveFluxVerdicts(ctx context.Context, outcomes []checker.O
 		if plan.Action == fluxverdict.Nothing {
 			continue
 		}
+		plan = r.when(a, digest, plan, now)
+		res.plans[a.ID()] = plan
+		res.retryIn(plan.Retry)
 		if err := r.act(ctx, a, plan, digest, now); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		res.plans[a.ID()] = plan
-		asked = true
+		asked = asked || plan.Action != fluxverdict.Nothing
 	}
 	return asked, errors.Join(errs...)
 }
@@ -98,11 +179,13 @@ func (r *Reconciler) act(ctx context.Context, a *checker.Artifact, plan fluxverd
 	case fluxverdict.Nothing:
 		return nil
 	case fluxverdict.Record:
-		annotations = map[string]string{fluxverdict.ReverifiedDigestAnnotation: digest}
+		annotations = fluxverdict.RecordAnnotations(digest)
+	case fluxverdict.Mark:
+		annotations = fluxverdict.MarkAnnotations(a.Flux, digest, plan.Seen)
 	case fluxverdict.Request:
-		annotations = fluxverdict.RequestAnnotations(a.Flux, digest, now, 0)
+		annotations = fluxverdict.RequestAnnotations(a.Flux, digest, now, 0, plan.Seen)
 	case fluxverdict.Force:
-		annotations = fluxverdict.RequestAnnotations(a.Flux, digest, now, plan.Attempt)
+		annotations = fluxverdict.RequestAnnotations(a.Flux, digest, now, plan.Attempt, plan.Seen)
 		if err := r.removeSourceVerified(ctx, a); err != nil {
 			return fmt.Errorf("forcing %s %s to verify again: %w", a.Kind, a.Key(), err)
 		}
@@ -110,6 +193,7 @@ func (r *Reconciler) act(ctx context.Context, a *checker.Artifact, plan fluxverd
 	if err := r.annotate(ctx, a, annotations); err != nil {
 		return fmt.Errorf("annotating %s %s: %w", a.Kind, a.Key(), err)
 	}
+	r.changes.forget(a.ID())
 	return nil
 }
 

@@ -1,8 +1,3 @@
-// Package checker finds the Flux objects a VerificationPolicy governs
-// (OCIRepositories, and HelmCharts from OCI HelmRepositories) and tells, for
-// each, whether its artifact verifies with given trust data: the operator's
-// own verdict (package verify) next to Flux's (package fluxverdict). The artifact reconciler checks against the Secrets in
-// place; the rollout gates against a configuration not yet written.
 package checker
 
 import (
@@ -244,7 +239,7 @@ func (c *Checker) Check(ctx context.Context, obj *v1alpha1.VerificationPolicy, a
 		oc := &out[i]
 		oc.Artifact = a
 		data, digest, ok := trust(a.Namespace())
-		oc.Flux = fluxverdict.Read(a.Flux, obj.Status.FluxFingerprint, fluxverdict.LastRequest(a.Flux, digest))
+		oc.Flux = fluxverdict.Read(a.Flux, obj.Status.FluxFingerprint, digest)
 		switch {
 		case !ok:
 			oc.State, oc.Reason = Pending, v1alpha1.ReasonTrustSecretMissing

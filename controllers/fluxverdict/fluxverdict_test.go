@@ -28,57 +28,148 @@ func handled(r *Source, token string) *Source {
 	return r
 }
 
+// asked records on r a request for digest sha256:2 made at at, for a
+// change first seen at seen, with baseline as Flux's verdict then.
+func asked(r *Source, at, seen time.Time, baseline string) *Source {
+	r.Annotations = map[string]string{
+		ReverifiedDigestAnnotation:    "sha256:2",
+		ReverifyRequestedAtAnnotation: at.Format(time.RFC3339Nano),
+		ChangeSeenAnnotation:          seen.Format(time.RFC3339Nano),
+		FluxBaselineAnnotation:        baseline,
+	}
+	return r
+}
+
 func TestReadFlux(t *testing.T) {
-	requested := time.Date(2026, 11, 1, 12, 0, 0, 500_000_000, time.UTC)
+	// The change is seen at 11:59:59.6; the request is made in the next
+	// second, as NotBefore has it.
+	seen := time.Date(2026, 11, 1, 11, 59, 59, 600_000_000, time.UTC)
+	requested := NotBefore(seen)
 	token := requested.Format(time.RFC3339Nano)
-	before, sameSecond, after := requested.Add(-time.Hour), requested.Truncate(time.Second), requested.Add(time.Minute)
+	before, changeSecond, requestSecond, after := requested.Add(-time.Hour), seen.Truncate(time.Second), requested.Truncate(time.Second), requested.Add(time.Minute)
 	const ours = "sha256:aaaa"
 	trueBefore := Baseline(withSourceVerified(src(), metav1.ConditionTrue, before).Conditions[0].DeepCopy())
 	falseBefore := Baseline(withSourceVerified(src(), metav1.ConditionFalse, before).Conditions[0].DeepCopy())
-	asked := func(baseline string) ReverifyRequest {
-		return ReverifyRequest{At: requested, Token: token, Baseline: baseline}
+	ask := func(r *Source, baseline string) *Source { return asked(r, requested, seen, baseline) }
+	recorded := func(r *Source, digest string) *Source {
+		r.Annotations = map[string]string{ReverifiedDigestAnnotation: digest}
+		return r
 	}
 	cases := []struct {
 		name                    string
 		repo                    *Source
-		req                     ReverifyRequest
 		wantVerified, wantStale bool
 	}{
-		{"no condition", src(), asked("none"), false, false},
-		{"failed", withSourceVerified(src(), metav1.ConditionFalse, after), asked(falseBefore), false, false},
+		{"no condition", ask(src(), "none"), false, false},
+		{"failed", ask(withSourceVerified(src(), metav1.ConditionFalse, after), falseBefore), false, false},
 		{"v1.10 current fingerprint", func() *Source {
-			r := withSourceVerified(src(), metav1.ConditionTrue, before)
+			r := ask(withSourceVerified(src(), metav1.ConditionTrue, before), trueBefore)
 			r.Fingerprint = ours
 			return r
-		}(), asked(trueBefore), true, false},
+		}(), true, false},
 		{"v1.10 older fingerprint", func() *Source {
-			r := withSourceVerified(src(), metav1.ConditionTrue, after)
+			r := ask(withSourceVerified(src(), metav1.ConditionTrue, after), trueBefore)
 			r.Fingerprint = "sha256:bbbb"
 			return r
-		}(), asked(trueBefore), false, true},
-		{"v1.9 never asked: unknown", withSourceVerified(src(), metav1.ConditionTrue, before), ReverifyRequest{}, false, false},
-		{"v1.9 asked, not handled yet: stale", withSourceVerified(src(), metav1.ConditionTrue, before), asked(trueBefore), false, true},
-		{"v1.9 handled, the verdict it had when asked: stale", handled(withSourceVerified(src(), metav1.ConditionTrue, before), token), asked(trueBefore), false, true},
-		{"v1.9 handled, failed before, verified in the same second as the request: fresh",
-			handled(withSourceVerified(src(), metav1.ConditionTrue, sameSecond), token), asked(falseBefore), true, false},
-		{"v1.9 handled, removed before the request and re-created in the same second: fresh",
-			handled(withSourceVerified(src(), metav1.ConditionTrue, sameSecond), token), asked("none"), true, false},
-		{"v1.9 a newer request handled counts too", handled(withSourceVerified(src(), metav1.ConditionTrue, after),
-			requested.Add(time.Second).Format(time.RFC3339Nano)), asked(falseBefore), true, false},
-		{"v1.9 an older request handled does not", handled(withSourceVerified(src(), metav1.ConditionTrue, after),
-			requested.Add(-time.Second).Format(time.RFC3339Nano)), asked(falseBefore), false, true},
-		{"v1.9 no baseline recorded, same second: ambiguous, so stale",
-			handled(withSourceVerified(src(), metav1.ConditionTrue, sameSecond), token), ReverifyRequest{At: requested, Token: token}, false, true},
+		}(), false, true},
+		{"v1.9 never asked: unknown", recorded(withSourceVerified(src(), metav1.ConditionTrue, before), "sha256:2"), false, false},
+		{"v1.9 a change not acted on yet: stale", recorded(withSourceVerified(src(), metav1.ConditionTrue, before), "sha256:1"), false, true},
+		{"v1.9 asked, not handled yet: stale", ask(withSourceVerified(src(), metav1.ConditionTrue, before), trueBefore), false, true},
+		{"v1.9 handled, the verdict it had when asked: stale", handled(ask(withSourceVerified(src(), metav1.ConditionTrue, before), trueBefore), token), false, true},
+		{"v1.9 handled, failed before, verified in the second of the change: ambiguous, so stale",
+			handled(ask(withSourceVerified(src(), metav1.ConditionTrue, changeSecond), falseBefore), token), false, true},
+		{"v1.9 handled, failed before, verified in the second of the request: fresh",
+			handled(ask(withSourceVerified(src(), metav1.ConditionTrue, requestSecond), falseBefore), token), true, false},
+		{"v1.9 handled, removed and re-created in the second of the change: ambiguous, so stale",
+			handled(ask(withSourceVerified(src(), metav1.ConditionTrue, changeSecond), "none"), token), false, true},
+		{"v1.9 handled, removed and re-created in the second of the request: fresh",
+			handled(ask(withSourceVerified(src(), metav1.ConditionTrue, requestSecond), "none"), token), true, false},
+		{"v1.9 a newer request handled counts too", handled(ask(withSourceVerified(src(), metav1.ConditionTrue, after), falseBefore),
+			requested.Add(time.Second).Format(time.RFC3339Nano)), true, false},
+		{"v1.9 an older request handled does not", handled(ask(withSourceVerified(src(), metav1.ConditionTrue, after), falseBefore),
+			requested.Add(-time.Second).Format(time.RFC3339Nano)), false, true},
+		{"v1.9 no baseline recorded, same second as the request: ambiguous, so stale",
+			handled(asked(withSourceVerified(src(), metav1.ConditionTrue, requestSecond), requested, requested, ""), token), false, true},
 		{"v1.9 no baseline recorded, a later second: fresh",
-			handled(withSourceVerified(src(), metav1.ConditionTrue, sameSecond.Add(time.Second)), token), ReverifyRequest{At: requested, Token: token}, true, false},
+			handled(asked(withSourceVerified(src(), metav1.ConditionTrue, requestSecond.Add(time.Second)), requested, requested, ""), token), true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			v := Read(*tc.repo, ours, tc.req)
+			v := Read(*tc.repo, ours, "sha256:2")
 			g.Expect(v.Verified).To(Equal(tc.wantVerified), "verified")
 			g.Expect(v.Stale).To(Equal(tc.wantStale), "stale")
 		})
+	}
+}
+
+// With reverify: None the operator asks Flux nothing, yet a True from
+// before the change is stale, until a reconcile someone else asks for
+// (flux reconcile) shows a newer verdict.
+func TestATrustChangeUnderNoneIsStale(t *testing.T) {
+	g := NewWithT(t)
+	seen := time.Date(2026, 11, 1, 12, 0, 0, 300_000_000, time.UTC)
+	r := withSourceVerified(src(), metav1.ConditionTrue, seen.Add(-time.Hour))
+	r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+	p := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, seen)
+	g.Expect(p.Action).To(Equal(Mark))
+	a := MarkAnnotations(*r, "sha256:2", seen)
+	g.Expect(a).NotTo(HaveKey(meta.ReconcileRequestAnnotation), "nothing is asked of Flux")
+	r.Annotations = a
+	g.Expect(Read(*r, "", "sha256:2").Stale).To(BeTrue())
+	g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, seen.Add(time.Hour))).To(Equal(Plan{}))
+
+	user := seen.Add(time.Minute).Format(time.RFC3339Nano)
+	handled(r, user)
+	g.Expect(Read(*r, "", "sha256:2").Stale).To(BeTrue(), "reconciled, the same verdict")
+	handled(withSourceVerified(r, metav1.ConditionTrue, seen.Add(time.Minute)), user)
+	g.Expect(Read(*r, "", "sha256:2").Verified).To(BeTrue(), "a verdict Flux made after the change")
+}
+
+// A record of a new digest is not a request for it: what a request for the
+// previous digest left is cleared, so it cannot vouch for a verdict.
+func TestRecordClearsTheLastRequest(t *testing.T) {
+	g := NewWithT(t)
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	r := handled(withSourceVerified(src(), metav1.ConditionTrue, at.Add(time.Minute)), at.Format(time.RFC3339Nano))
+	r.Annotations = RequestAnnotations(*r, "sha256:1", at, 2, at)
+	for k, v := range RecordAnnotations("sha256:2") {
+		if v == "" {
+			delete(r.Annotations, k)
+		} else {
+			r.Annotations[k] = v
+		}
+	}
+	g.Expect(r.Annotations).To(Equal(map[string]string{ReverifiedDigestAnnotation: "sha256:2", meta.ReconcileRequestAnnotation: at.Format(time.RFC3339Nano)}),
+		"the user-visible requestedAt stays; our bookkeeping goes")
+	g.Expect(LastRequest(*r, "sha256:2").At.IsZero()).To(BeTrue())
+	g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at.Add(time.Hour))).To(Equal(Plan{}), "no force to follow up")
+}
+
+// Flux does not reconcile a suspended object: nothing is asked of it, and
+// its verdict from before the change is stale.
+func TestASuspendedSourceIsNotAsked(t *testing.T) {
+	g := NewWithT(t)
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	r := withSourceVerified(src(), metav1.ConditionTrue, at.Add(-time.Hour))
+	r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+	r.Suspended = true
+	g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{}))
+	g.Expect(PlanProof(*r, "sha256:1", v1alpha1.ReverifyForce)).To(Equal(Plan{}))
+	g.Expect(Read(*r, "", "sha256:2").Stale).To(BeTrue())
+	r.Suspended = false
+	g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at).Action).To(Equal(Force), "asked once it resumes")
+}
+
+func TestNotBefore(t *testing.T) {
+	g := NewWithT(t)
+	for _, seen := range []time.Time{
+		time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC),
+		time.Date(2026, 11, 1, 12, 0, 0, 999_999_999, time.UTC),
+	} {
+		nb := NotBefore(seen)
+		g.Expect(nb.Truncate(time.Second)).To(Equal(seen.Truncate(time.Second).Add(time.Second)), "the next second")
+		g.Expect(nb.Sub(nb.Truncate(time.Second))).To(Equal(250*time.Millisecond), "with a margin")
 	}
 }
 
@@ -91,8 +182,10 @@ func TestPlanReverify(t *testing.T) {
 	}
 	// apply records the annotations of a plan's request on r, as the
 	// companion's patch would, and returns r.
+	// The change was seen in the second before the request (see
+	// NotBefore).
 	apply := func(r *Source, digest string, p Plan, now time.Time) *Source {
-		a := RequestAnnotations(*r, digest, now, p.Attempt)
+		a := RequestAnnotations(*r, digest, now, p.Attempt, now.Add(-time.Second))
 		if r.Annotations == nil {
 			r.Annotations = map[string]string{}
 		}
@@ -116,7 +209,7 @@ func TestPlanReverify(t *testing.T) {
 		g.Expect(PlanReverify(*r, "sha256:1", v1alpha1.ReverifyForce, at).Action).To(Equal(Record), "first sight is no change")
 		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
 		g.Expect(PlanReverify(*r, "sha256:1", v1alpha1.ReverifyForce, at)).To(Equal(Plan{}))
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, at).Action).To(Equal(Record))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, at).Action).To(Equal(Mark), "a change, noted")
 		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyRequestReconcile, at).Action).To(Equal(Request))
 		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Action: Force, Attempt: 1}))
 	})
@@ -139,7 +232,7 @@ func TestPlanReverify(t *testing.T) {
 		g.Expect(PlanReverify(*none, "sha256:2", v1alpha1.ReverifyForce, at).Action).To(Equal(Request))
 	})
 
-	t.Run("a force is in flight until Flux reports a new verdict, even in the same second", func(t *testing.T) {
+	t.Run("a force is in flight until Flux reports a new verdict, in the second of the force", func(t *testing.T) {
 		g := NewWithT(t)
 		r := verifiedEarlier()
 		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
@@ -151,7 +244,7 @@ func TestPlanReverify(t *testing.T) {
 		token := r.Annotations[meta.ReconcileRequestAnnotation]
 
 		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Attempt: 1, InFlight: true}), "Flux has not reconciled")
-		g.Expect(Read(*r, "", LastRequest(*r, "sha256:2"))).To(Equal(View{}), "no verdict: neither verified nor stale")
+		g.Expect(Read(*r, "", "sha256:2")).To(Equal(View{}), "no verdict: neither verified nor stale")
 		handled(r, token)
 		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at).InFlight).To(BeTrue(), "reconciled, no verdict yet")
 
@@ -160,9 +253,38 @@ func TestPlanReverify(t *testing.T) {
 		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Attempt: 1}))
 		withSourceVerified(r, metav1.ConditionTrue, at.Truncate(time.Second))
 		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Attempt: 1}))
-		v := Read(*r, "", LastRequest(*r, "sha256:2"))
+		v := Read(*r, "", "sha256:2")
 		g.Expect(v.Verified).To(BeTrue())
 		g.Expect(v.Stale).To(BeFalse())
+	})
+
+	t.Run("a True from the second of the change is forced again", func(t *testing.T) {
+		g := NewWithT(t)
+		r := verifiedEarlier()
+		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+		apply(r, "sha256:2", PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at), at)
+		handled(withSourceVerified(r, metav1.ConditionTrue, at.Add(-time.Second).Truncate(time.Second)), r.Annotations[meta.ReconcileRequestAnnotation])
+		g.Expect(Read(*r, "", "sha256:2").Stale).To(BeTrue(), "it cannot be shown to be newer than the change")
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at).Retry).To(Equal(forceBackoff), "after the backoff")
+		again := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at.Add(forceBackoff))
+		g.Expect(again).To(Equal(Plan{Action: Force, Attempt: 2, InFlight: true}))
+		apply(r, "sha256:2", again, at.Add(forceBackoff))
+		g.Expect(r.Annotations).To(HaveKeyWithValue(ChangeSeenAnnotation, at.Add(-time.Second).Format(time.RFC3339Nano)), "the second force keeps the time of the change")
+	})
+
+	t.Run("a force is not followed up once the mode is no longer Force", func(t *testing.T) {
+		g := NewWithT(t)
+		r := verifiedEarlier()
+		removed := r.Conditions[0]
+		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+		apply(r, "sha256:2", PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at), at)
+		r.Conditions = []metav1.Condition{removed}
+		handled(r, r.Annotations[meta.ReconcileRequestAnnotation])
+		later := at.Add(time.Hour)
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, later).Action).To(Equal(Force))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, later)).To(Equal(Plan{}))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyRequestReconcile, later)).To(Equal(Plan{}))
+		g.Expect(Read(*r, "", "sha256:2").Stale).To(BeTrue(), "still judged: the old verdict is stale")
 	})
 
 	t.Run("the removed verdict written back is forced again, with backoff, then given up", func(t *testing.T) {
@@ -181,7 +303,7 @@ func TestPlanReverify(t *testing.T) {
 			// handles the request without verifying.
 			r.Conditions = []metav1.Condition{removed}
 			handled(r, r.Annotations[meta.ReconcileRequestAnnotation])
-			v := Read(*r, "", LastRequest(*r, "sha256:2"))
+			v := Read(*r, "", "sha256:2")
 			g.Expect(v.Stale).To(BeTrue(), "the old verdict is stale, not verified")
 			if attempt == MaxForceAttempts {
 				break
@@ -211,7 +333,7 @@ func TestPlanReverify(t *testing.T) {
 	t.Run("a request records what it can be compared with", func(t *testing.T) {
 		g := NewWithT(t)
 		r := verifiedEarlier()
-		a := RequestAnnotations(*r, "sha256:2", at, 0)
+		a := RequestAnnotations(*r, "sha256:2", at, 0, at.Add(-time.Second))
 		g.Expect(a).To(HaveKeyWithValue(meta.ReconcileRequestAnnotation, at.Format(time.RFC3339Nano)))
 		g.Expect(a).To(HaveKeyWithValue(FluxBaselineAnnotation, "True/Succeeded/2026-11-01T11:00:00Z"))
 		g.Expect(a).To(HaveKeyWithValue(ForceAttemptsAnnotation, ""), "a plain request clears force bookkeeping")
@@ -220,6 +342,7 @@ func TestPlanReverify(t *testing.T) {
 		req := LastRequest(*r, "sha256:2")
 		g.Expect(req.At).To(Equal(at))
 		g.Expect(req.Token).To(Equal(at.Format(time.RFC3339Nano)))
+		g.Expect(req.ChangeSeen).To(Equal(at.Add(-time.Second)))
 		g.Expect(LastRequest(*r, "sha256:3").At.IsZero()).To(BeTrue())
 	})
 }
@@ -239,17 +362,17 @@ func TestAChartVerdictIsFreshOnceHandled(t *testing.T) {
 	s := chart()
 	p := PlanReverify(*s, "sha256:2", v1alpha1.ReverifyForce, at)
 	g.Expect(p).To(Equal(Plan{Action: Request}), "a chart is never forced")
-	s.Annotations = RequestAnnotations(*s, "sha256:2", at, 0)
+	s.Annotations = RequestAnnotations(*s, "sha256:2", at, 0, at)
 	req := LastRequest(*s, "sha256:2")
-	g.Expect(Read(*s, "", req)).To(Equal(View{Stale: true, Condition: &s.Conditions[0]}), "not handled yet")
+	g.Expect(Read(*s, "", "sha256:2")).To(Equal(View{Stale: true, Condition: &s.Conditions[0]}), "not handled yet")
 
 	handled(s, req.Token)
-	v := Read(*s, "", req)
+	v := Read(*s, "", "sha256:2")
 	g.Expect(v.Verified).To(BeTrue(), "the same True, re-verified by the handled reconcile")
 	g.Expect(v.Stale).To(BeFalse())
 
 	s.Conditions = append(s.Conditions, metav1.Condition{Type: sourcev1.FetchFailedCondition, Status: metav1.ConditionTrue, Reason: "AuthenticationFailed"})
-	v = Read(*s, "", req)
+	v = Read(*s, "", "sha256:2")
 	g.Expect(v.Stale).To(BeTrue(), "a fetch failure leaves an old verdict: not fresh")
 	g.Expect(PlanReverify(*s, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{}), "and still not forced")
 }
@@ -280,12 +403,12 @@ func TestPlanProof(t *testing.T) {
 	g.Expect(PlanProof(*fingerprinted, digest, v1alpha1.ReverifyForce)).To(Equal(Plan{}), "v1.10+ proves it with the fingerprint")
 
 	// The force as the companion makes it, then Flux verifying again.
-	for k, v := range RequestAnnotations(*r, digest, at, plan.Attempt) {
+	for k, v := range RequestAnnotations(*r, digest, at, plan.Attempt, at.Add(-time.Second)) {
 		r.Annotations[k] = v
 	}
 	r.Conditions = nil
 	g.Expect(PlanProof(*r, digest, v1alpha1.ReverifyForce)).To(Equal(Plan{}), "asked once per digest")
 	handled(withSourceVerified(r, metav1.ConditionTrue, at.Add(time.Second)), r.Annotations[ReverifyRequestedAtAnnotation])
-	g.Expect(Read(*r, "", LastRequest(*r, digest)).Verified).To(BeTrue(), "Flux's new verdict is provably current")
+	g.Expect(Read(*r, "", digest).Verified).To(BeTrue(), "Flux's new verdict is provably current")
 	g.Expect(PlanReverify(*r, digest, v1alpha1.ReverifyForce, at.Add(2*time.Second))).To(Equal(Plan{Attempt: 1}))
 }

@@ -36,7 +36,17 @@ const (
 	ForcedVerdictAnnotation = "verification.flux-notation.io/forced-verdict"
 	// ForceAttemptsAnnotation counts the forces made for the current digest.
 	ForceAttemptsAnnotation = "verification.flux-notation.io/force-attempts"
+	// ChangeSeenAnnotation records when the operator first saw the current
+	// trust digest for this object: a SourceVerified=True counts as current
+	// only if its transition falls in a later second. Repeated forces keep
+	// it, so a verdict Flux reports late (or with a clock a little behind
+	// ours) still passes once a later force is answered.
+	ChangeSeenAnnotation = "verification.flux-notation.io/trust-change-seen-at"
 )
+
+// requestAnnotations are the keys a request writes besides the digest, all
+// cleared when a digest is recorded without a request.
+var requestAnnotations = []string{ReverifyRequestedAtAnnotation, FluxBaselineAnnotation, ForcedVerdictAnnotation, ForceAttemptsAnnotation, ChangeSeenAnnotation}
 
 const (
 	// MaxForceAttempts bounds the forces for one trust digest.
@@ -52,9 +62,12 @@ type Action int
 const (
 	// Nothing: no change to act on, or a request in flight.
 	Nothing Action = iota
-	// Record: note the digest, with nothing to ask of Flux (first sight, or
-	// reverify: None).
+	// Record: note the digest on first sight, with nothing to ask of Flux.
 	Record
+	// Mark: note a trust change without asking Flux (reverify: None): Flux's
+	// True from before stays stale until Flux shows a newer verdict (after
+	// a reconcile someone else requests).
+	Mark
 	// Request: set reconcile.fluxcd.io/requestedAt.
 	Request
 	// Force: remove SourceVerified from status, then request a reconcile.
@@ -72,8 +85,12 @@ type Plan struct {
 	// GaveUp: MaxForceAttempts forces and Flux still reports the verdict it
 	// had before them.
 	GaveUp bool
-	// Retry is when a pending force may be repeated, if it must be.
+	// Retry is when a pending force may be repeated, or a held request
+	// made.
 	Retry time.Duration
+	// Seen is when the trust change acted on was first seen (the caller
+	// sets it; see NotBefore).
+	Seen time.Time
 }
 
 // PlanReverify decides, for s whose Secret now has digest, what to ask of
@@ -81,14 +98,17 @@ type Plan struct {
 func PlanReverify(s Source, digest string, mode v1alpha1.ReverifyMode, now time.Time) Plan {
 	seen := s.Annotations[ReverifiedDigestAnnotation]
 	switch {
-	case digest == "":
+	case digest == "" || s.Suspended:
+		// A suspended object is not reconciled: asking now would wait
+		// unanswered. The change is acted on once it resumes, and Read
+		// counts the verdict stale meanwhile.
 		return Plan{}
 	case seen == "":
 		return Plan{Action: Record}
 	case seen != digest:
 		switch {
 		case mode == v1alpha1.ReverifyNone:
-			return Plan{Action: Record}
+			return Plan{Action: Mark}
 		case mode == v1alpha1.ReverifyForce && !s.EveryReconcile && s.Fingerprint == "" && !isRemovalMoot(s):
 			// Flux before v1.10 keeps an old OCIRepository
 			// SourceVerified=True on a requested reconcile: remove it so
@@ -101,22 +121,27 @@ func PlanReverify(s Source, digest string, mode v1alpha1.ReverifyMode, now time.
 		}
 	}
 	attempts, _ := strconv.Atoi(s.Annotations[ForceAttemptsAnnotation])
-	if attempts == 0 {
+	if attempts == 0 || mode != v1alpha1.ReverifyForce {
+		// Nothing forced, or the user turned forcing off since: no
+		// follow-up (Read still judges the last request).
 		return Plan{}
 	}
 	req := LastRequest(s, digest)
 	c := apimeta.FindStatusCondition(s.Conditions, sourcev1.SourceVerifiedCondition)
+	answered := handledSince(s.LastHandledReconcileAt, req) && c != nil
 	switch {
-	case freshSince(s, c, req):
+	case freshSince(s, c, req), answered && c.Status != metav1.ConditionTrue:
+		// A new verdict, or a failure, which is never stale.
 		return Plan{Attempt: attempts}
-	case !handledSince(s.LastHandledReconcileAt, req) || c == nil || Baseline(c) != req.Forced:
+	case !answered:
 		// Flux has not reconciled since, or has but not verified yet.
 		return Plan{Attempt: attempts, InFlight: true}
 	case attempts >= MaxForceAttempts:
 		return Plan{Attempt: attempts, GaveUp: true}
 	}
-	// Flux reconciled after the force and still shows the removed verdict:
-	// a reconcile in flight when it was removed wrote it back.
+	// Flux reconciled after the force and shows the removed verdict (a
+	// reconcile in flight when it was removed wrote it back) or a True that
+	// cannot be shown to be newer than the change: force again.
 	wait := forceBackoff << (attempts - 1)
 	if elapsed := now.Sub(req.At); elapsed < wait {
 		return Plan{Attempt: attempts, InFlight: true, Retry: wait - elapsed}
@@ -136,7 +161,7 @@ func PlanReverify(s Source, digest string, mode v1alpha1.ReverifyMode, now time.
 func PlanProof(s Source, digest string, mode v1alpha1.ReverifyMode) Plan {
 	c := apimeta.FindStatusCondition(s.Conditions, sourcev1.SourceVerifiedCondition)
 	switch {
-	case digest == "" || s.Annotations[ReverifiedDigestAnnotation] != digest || mode == v1alpha1.ReverifyNone:
+	case digest == "" || s.Suspended || s.Annotations[ReverifiedDigestAnnotation] != digest || mode == v1alpha1.ReverifyNone:
 		return Plan{}
 	case s.Fingerprint != "" || c == nil || c.Status != metav1.ConditionTrue:
 		return Plan{}
@@ -161,6 +186,9 @@ type ReverifyRequest struct {
 	// At is when it was made; Token the requestedAt value it set.
 	At    time.Time
 	Token string
+	// ChangeSeen is when the operator first saw the digest (At for
+	// requests recorded before it was).
+	ChangeSeen time.Time
 	// Baseline is Flux's SourceVerified then (see Baseline); empty for
 	// requests recorded before it was.
 	Baseline string
@@ -169,11 +197,45 @@ type ReverifyRequest struct {
 	Forced string
 }
 
+// NotBefore is the earliest time to make the first request for a trust
+// change the operator saw at seen: in the next second, with a margin.
+// Condition times have one-second resolution and a verdict counts as
+// current only from a later second than the change (see freshSince), so a
+// request in the change's own second would often be answered with a
+// verdict that cannot count, and have to be made again. The margin absorbs
+// a small clock difference between the operator and source-controller.
+func NotBefore(seen time.Time) time.Time {
+	return seen.Truncate(time.Second).Add(time.Second + 250*time.Millisecond)
+}
+
+// RecordAnnotations returns the annotations that note digest on first
+// sight, clearing any request recorded for another digest: it is not a
+// request for this one.
+func RecordAnnotations(digest string) map[string]string {
+	a := map[string]string{ReverifiedDigestAnnotation: digest}
+	for _, k := range requestAnnotations {
+		a[k] = ""
+	}
+	return a
+}
+
+// MarkAnnotations returns the annotations that note a trust change to
+// digest, seen at seen, without asking Flux anything (reverify: None). They
+// have the shape of a request that Flux has not handled, so Flux's verdict
+// counts as stale until a reconcile someone else asks for produces a newer
+// one.
+func MarkAnnotations(s Source, digest string, seen time.Time) map[string]string {
+	a := RequestAnnotations(s, digest, seen, 0, seen)
+	delete(a, meta.ReconcileRequestAnnotation)
+	return a
+}
+
 // RequestAnnotations returns the annotations that make and record a
-// request for digest made at now, with Flux's SourceVerified as it is in s.
-// A force (attempt > 0) records that the condition was removed, which one,
-// and the attempt.
-func RequestAnnotations(s Source, digest string, now time.Time, attempt int) map[string]string {
+// request for digest made at now, for a change first seen at seen, with
+// Flux's SourceVerified as it is in s. A force (attempt > 0) records that
+// the condition was removed, which one, and the attempt; a repeated force
+// keeps the first one's time of the change.
+func RequestAnnotations(s Source, digest string, now time.Time, attempt int, seen time.Time) map[string]string {
 	token := now.UTC().Format(time.RFC3339Nano)
 	c := apimeta.FindStatusCondition(s.Conditions, sourcev1.SourceVerifiedCondition)
 	a := map[string]string{
@@ -183,6 +245,10 @@ func RequestAnnotations(s Source, digest string, now time.Time, attempt int) map
 		FluxBaselineAnnotation:          Baseline(c),
 		ForcedVerdictAnnotation:         "",
 		ForceAttemptsAnnotation:         "",
+		ChangeSeenAnnotation:            seen.UTC().Format(time.RFC3339Nano),
+	}
+	if attempt > 1 && s.Annotations[ReverifiedDigestAnnotation] == digest && s.Annotations[ChangeSeenAnnotation] != "" {
+		a[ChangeSeenAnnotation] = s.Annotations[ChangeSeenAnnotation]
 	}
 	if attempt > 0 {
 		a[FluxBaselineAnnotation] = Baseline(nil)
@@ -209,5 +275,9 @@ func LastRequest(s Source, digest string) ReverifyRequest {
 	if err != nil {
 		return ReverifyRequest{}
 	}
-	return ReverifyRequest{At: t, Token: token, Baseline: s.Annotations[FluxBaselineAnnotation], Forced: s.Annotations[ForcedVerdictAnnotation]}
+	req := ReverifyRequest{At: t, Token: token, ChangeSeen: t, Baseline: s.Annotations[FluxBaselineAnnotation], Forced: s.Annotations[ForcedVerdictAnnotation]}
+	if seen, err := time.Parse(time.RFC3339Nano, s.Annotations[ChangeSeenAnnotation]); err == nil && seen.Before(t) {
+		req.ChangeSeen = seen
+	}
+	return req
 }

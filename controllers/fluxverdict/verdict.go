@@ -27,6 +27,9 @@ type Source struct {
 	// unless that reconcile failed before verifying (FetchFailed), and no
 	// force is ever needed.
 	EveryReconcile bool
+	// Suspended: spec.suspend. Flux does not reconcile the object, so a
+	// request would wait unanswered; the operator asks once it resumes.
+	Suspended bool
 }
 
 // View is what Flux reports about a source's verification, judged against
@@ -37,45 +40,56 @@ type View struct {
 	// produced the verdict after our request for the current digest.
 	Verified bool
 	// Stale: SourceVerified=True that cannot be shown to be that recent:
-	// another fingerprint, or (Flux < v1.10) the verdict Flux had when we
-	// asked it to re-verify, unchanged. source-controller up to v1.9 keeps
-	// old results this way. A verdict whose freshness is ambiguous is
-	// stale, never verified.
+	// another fingerprint, a trust change not acted on yet, or (Flux <
+	// v1.10) the verdict Flux had when we asked it to re-verify, unchanged,
+	// or one whose time is not later than the change. source-controller up
+	// to v1.9 keeps old results this way. A verdict whose freshness is
+	// ambiguous is stale, never verified.
 	Stale bool
 	// Condition is Flux's SourceVerified condition, if any.
 	Condition *metav1.Condition
 }
 
 // Read interprets s's status. fingerprint is the policy's FluxFingerprint;
-// req is the operator's last request to Flux for the current trust digest
-// (zero if it never had to ask).
-func Read(s Source, fingerprint string, req ReverifyRequest) View {
+// digest is the trust digest of the Secret in s's namespace ("" if there is
+// none yet).
+func Read(s Source, fingerprint, digest string) View {
 	c := meta.FindStatusCondition(s.Conditions, sourcev1.SourceVerifiedCondition)
 	v := View{Condition: c}
 	if c == nil || c.Status != metav1.ConditionTrue {
 		return v
 	}
-	switch {
+	switch recorded := s.Annotations[ReverifiedDigestAnnotation]; {
 	case s.Fingerprint != "":
 		v.Verified = s.Fingerprint == fingerprint
 		v.Stale = !v.Verified
-	case !req.At.IsZero():
-		v.Verified = freshSince(s, c, req)
-		v.Stale = !v.Verified
+	case digest != "" && recorded != "" && recorded != digest:
+		// The trust changed and the operator has not acted on it yet (it
+		// waits for the next second, or Flux's object is suspended): the
+		// verdict is from before the change.
+		v.Stale = true
+	default:
+		if req := LastRequest(s, digest); !req.At.IsZero() {
+			v.Verified = freshSince(s, c, req)
+			v.Stale = !v.Verified
+		}
 	}
 	return v
 }
 
 // freshSince tells whether Flux produced condition c after the request:
 // Flux reports having handled our request (or a later one), which means a
-// reconcile that started after it, and c is not the verdict Flux had when
-// we asked (for a kind that verifies on every reconcile: that reconcile did
-// not fail before verifying). Neither clock nor condition times are
-// compared, except for requests recorded without a baseline, where a
-// transition must fall in a later second than the request (times are
-// truncated to the second).
+// reconcile that started after it, and, for a kind that verifies on every
+// reconcile, that reconcile did not fail before verifying. For a kind that
+// verifies only on changes, c must also differ from the verdict Flux had
+// when we asked (and, after a force, from the one removed), and its
+// transition must fall in a later second than the trust change: condition
+// times are truncated to the second, so a verdict from the change's own
+// second could be from before it, and is never taken as fresh. (The
+// operator makes its request in a later second than the change, see
+// NotBefore, so a verdict Flux produces on the request passes.)
 func freshSince(s Source, c *metav1.Condition, req ReverifyRequest) bool {
-	if !handledSince(s.LastHandledReconcileAt, req) {
+	if c == nil || !handledSince(s.LastHandledReconcileAt, req) {
 		return false
 	}
 	if s.EveryReconcile {
@@ -84,8 +98,13 @@ func freshSince(s Source, c *metav1.Condition, req ReverifyRequest) bool {
 		// errors: then nothing proves the verdict new.
 		return !meta.IsStatusConditionTrue(s.Conditions, sourcev1.FetchFailedCondition)
 	}
+	if !c.LastTransitionTime.Time.After(req.ChangeSeen.Truncate(time.Second)) {
+		return false
+	}
 	if req.Baseline == "" {
-		return c.LastTransitionTime.Time.After(req.At.Truncate(time.Second))
+		// A request recorded before baselines were: the time is all there
+		// is.
+		return true
 	}
 	// After a force, the removed verdict coming back is Flux's in-flight
 	// reconcile writing it back, not a new verification.

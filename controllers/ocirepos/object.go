@@ -61,5 +61,6 @@ func (r *Repository) Flux() fluxverdict.Source {
 		Generation:             r.Generation,
 		LastHandledReconcileAt: r.Status.LastHandledReconcileAt,
 		Fingerprint:            r.Fingerprint,
+		Suspended:              r.Spec.Suspend,
 	}
 }

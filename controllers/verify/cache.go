@@ -29,10 +29,13 @@ type cacheEntry struct {
 // at lookup, because the right age depends on the caller's interval.
 //
 // A Failed verdict is trusted for less: failedRecheck after the first
-// failure, doubling with each failure in a row, up to maxAge. An artifact
-// that fails is often fixed soon after (re-signed under the same digest),
-// and users expect to see it verify within a minute; one that keeps failing
-// costs a registry request less and less often.
+// failure, then twice that for each further failure in a row, never more
+// than maxAge. An artifact that fails is often fixed (re-signed under the
+// same digest) soon after, or after hours, and users expect to see it
+// verify within a minute either way; the doubling halves the registry
+// requests of one that keeps failing, and stops there, since verdicts are
+// shared by every namespace deploying an artifact, a failing one costs one
+// verification a minute, not one per namespace.
 type verdictCache struct {
 	mu            sync.Mutex
 	max           int
@@ -48,7 +51,7 @@ func newVerdictCache(max int, failedRecheck time.Duration) *verdictCache {
 // failedAge is how long the failures-th Failed verdict in a row is trusted.
 func (c *verdictCache) failedAge(failures int, maxAge time.Duration) time.Duration {
 	age := c.failedRecheck
-	for i := 1; i < failures && age < maxAge; i++ {
+	if failures > 1 {
 		age *= 2
 	}
 	return min(age, maxAge)

@@ -164,8 +164,10 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	g.Expect(ok).To(BeFalse(), "an entry exactly maxAge old is stale")
 }
 
-// A Failed verdict is trusted for 30 s, then 60 s, 2 min, ... in a row, up
-// to maxAge; a Verified one for maxAge; a success resets the backoff.
+// A Failed verdict is trusted for 30 s, then 60 s for each further failure
+// in a row, however many (a re-signed artifact is seen within a minute),
+// never more than maxAge; a Verified one for maxAge; a success resets the
+// backoff.
 func TestFailedVerdictsAreRecheckedSoonerAndBackOff(t *testing.T) {
 	g := NewWithT(t)
 	c := newVerdictCache(10, 30*time.Second)
@@ -184,8 +186,10 @@ func TestFailedVerdictsAreRecheckedSoonerAndBackOff(t *testing.T) {
 	for range 10 {
 		c.put(k, Result{Outcome: Failed, CheckedAt: at})
 	}
-	g.Expect(trusted(9 * time.Minute)).To(BeTrue())
-	g.Expect(trusted(10*time.Minute)).To(BeFalse(), "capped at maxAge")
+	g.Expect(trusted(59 * time.Second)).To(BeTrue())
+	g.Expect(trusted(60*time.Second)).To(BeFalse(), "the twelfth failure in a row: still 60 s")
+	_, ok := c.get(k, 45*time.Second, at.Add(45*time.Second))
+	g.Expect(ok).To(BeFalse(), "never beyond maxAge")
 	c.put(k, Result{Outcome: Verified, CheckedAt: at})
 	g.Expect(trusted(9*time.Minute)).To(BeTrue(), "a verified verdict lasts maxAge")
 	c.put(k, Result{Outcome: Failed, CheckedAt: at})

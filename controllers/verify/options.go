@@ -21,9 +21,10 @@ type Options struct {
 	HostBackoff time.Duration
 	// CacheSize bounds the number of cached verdicts. Default 4096.
 	CacheSize int
-	// FailedRecheck is how long a first Failed verdict is trusted; it
-	// doubles with each failure in a row, up to the caller's maxAge.
-	// Default 30s.
+	// FailedRecheck is how long a first Failed verdict is trusted; a
+	// further failure in a row is trusted for twice that (never more than
+	// the caller's maxAge), so a re-signed artifact is seen within
+	// 2*FailedRecheck however long it failed. Default 30s.
 	FailedRecheck time.Duration
 	// MaxResponseBytes caps every registry response body. Default 4 MiB,
 	// see limit.go.

@@ -131,7 +131,7 @@ func readSnapshot(ctx context.Context, c client.Client, policy string) (snapshot
 			return snap, err
 		}
 		req := fluxverdict.LastRequest(src, snap.secrets[team])
-		view := fluxverdict.Read(src, p.Status.FluxFingerprint, req)
+		view := fluxverdict.Read(src, p.Status.FluxFingerprint, snap.secrets[team])
 		snap.flux[team] = fluxVerdict{
 			exists:    true,
 			condition: view.Condition,

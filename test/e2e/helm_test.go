@@ -34,6 +34,7 @@ type chartCast struct {
 // version, signed under G1, G2 or not at all (signers[i] nil).
 func newChartCast(t *testing.T, versions []string, signedBy []int) *chartCast {
 	t.Helper()
+	usesRealFlux(t)
 	ctx := context.Background()
 	g := NewWithT(t)
 	c := &chartCast{reg: registry.Start(t, registry.Options{}), label: uniqueLabel(),
@@ -173,6 +174,8 @@ func TestRealFluxHelmChartsFollowTheOperatorsSecret(t *testing.T) {
 				counts := getPolicy(g, name).Status.HelmCharts
 				g.Expect(counts.FluxStale).To(BeZero(), "%+v", counts)
 				g.Expect(counts.ForcesInFlight).To(BeZero(), "HelmCharts are never forced: %+v", counts)
+				// Flux's one True (signed by G2) is provably from the new trust.
+				g.Expect(counts.FluxVerified).To(BeEquivalentTo(1), "%+v", counts)
 			}, timeout, poll).Should(Succeed())
 			NewWithT(t).Expect(p.Status.Artifacts.Matched).To(BeEquivalentTo(3))
 		}},

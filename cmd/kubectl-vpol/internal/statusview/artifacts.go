@@ -70,7 +70,7 @@ func (k artifactKind) section(ctx context.Context, pe *policyEnv) (Section, erro
 		if sec := pe.secrets[a.Namespace()]; sec != nil {
 			digest = sec.Annotations[v1alpha1.TrustDigestAnnotation]
 		}
-		flux, fresh := fluxVerdict(fluxverdict.Read(a.Flux, p.Status.FluxFingerprint, fluxverdict.LastRequest(a.Flux, digest)))
+		flux, fresh := fluxVerdict(fluxverdict.Read(a.Flux, p.Status.FluxFingerprint, digest))
 		row := []string{a.Namespace(), a.Name(), verdict, reason, flux, fresh}
 		if pe.wide {
 			row = append(row, a.Revision())
