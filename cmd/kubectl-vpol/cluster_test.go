@@ -172,6 +172,11 @@ func (c *cluster) apply(t *testing.T, paths ...string) {
 	for _, cm := range set.ConfigMaps {
 		objs = append(objs, cm.DeepCopy())
 	}
+	for _, b := range set.Bundles {
+		// The control plane serves v1beta1 (test/envtest), the version of
+		// the types the files are read into.
+		objs = append(objs, b.DeepCopy())
+	}
 	for _, o := range objs {
 		if err := c.k8s.Create(ctx, o); err != nil {
 			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)

@@ -10,6 +10,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/flux-notation/verification-operator/cmd/kubectl-vpol/internal/commands"
 )
 
@@ -20,6 +23,10 @@ var (
 )
 
 func main() {
+	// The operator's packages log for the manager (discovery, the checker);
+	// a command says everything on its own outputs, and controller-runtime
+	// would otherwise warn on stderr that no logger was set.
+	log.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := commands.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, commands.Build{Version: version, Commit: commit})
 	stop()

@@ -9,11 +9,14 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	certificatesv1beta1 "k8s.io/api/certificates/v1beta1"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
+	"github.com/flux-notation/verification-operator/test/certs"
 	"github.com/flux-notation/verification-operator/test/registry"
 )
 
@@ -92,18 +95,7 @@ func TestAgainstTheOperator(t *testing.T) {
 		g := NewWithT(t)
 		r := c.vpol(t, "render", "-f", policy, "--source-dir", sources, "-n", "team-a")
 		g.Expect(r.code).To(Equal(0), r.stderr)
-		var rendered corev1.Secret
-		g.Expect(yaml.UnmarshalStrict([]byte(r.stdout), &rendered)).To(Succeed())
-		written := c.secret(g, "team-a")
-		g.Expect(rendered.Data).To(HaveLen(len(written.Data)))
-		for k, v := range written.Data {
-			g.Expect(rendered.Data).To(HaveKey(k))
-			g.Expect(rendered.Data[k]).To(Equal(v), "key %s", k)
-		}
-		g.Expect(rendered.Annotations[v1alpha1.TrustDigestAnnotation]).To(Equal(written.Annotations[v1alpha1.TrustDigestAnnotation]))
-		g.Expect(rendered.Labels).To(Equal(written.Labels))
-		g.Expect(rendered.Type).To(Equal(written.Type))
-		g.Expect(rendered.OwnerReferences[0].Name).To(Equal(written.OwnerReferences[0].Name))
+		expectTheManagersSecret(g, r.stdout, c.secret(g, "team-a"))
 	})
 
 	c.ociRepository(t, "team-a", "oci://"+s.repo, "trusted", metav1.ConditionTrue)
@@ -121,7 +113,7 @@ func TestAgainstTheOperator(t *testing.T) {
 		g.Expect(r.code).To(Equal(0), r.stderr)
 		g.Expect(r.stdout).To(HavePrefix("VerificationPolicy cli-cluster: Ready=False (VerificationFailed)\n"))
 		g.Expect(r.stdout).To(MatchRegexp(`(?m)^  ArtifactsVerified +False +VerificationFailed +1 of 2 OCIRepositories fail verification: team-b/app \(UntrustedSigner\)$`))
-		g.Expect(r.stdout).To(MatchRegexp(`(?m)^  cli-test-root\.crt +ca +CN=CLI Test Root`))
+		g.Expect(r.stdout).To(MatchRegexp(`(?m)^  cli-test-root\.crt +ca +cli-test-root +CN=CLI Test Root`))
 		g.Expect(r.stdout).To(ContainSubstring("Namespaces: 2/2 synced, 0 conflicted, 0 failed (status); 2 targeted now"))
 		g.Expect(r.stdout).To(MatchRegexp(`(?m)^  team-a +Synced +canary +-$`))
 		g.Expect(r.stdout).To(MatchRegexp(`(?m)^  team-b +Synced +unstaged +-$`))
@@ -193,4 +185,127 @@ func TestAgainstTheOperator(t *testing.T) {
 		g.Expect(r.stdout).To(MatchRegexp(`(?m)^team-b/app +Failed +UntrustedSigner +CN=Someone Else Signing`))
 		g.Expect(r.stdout).To(ContainSubstring("1 of 2 artifacts would fail verification"))
 	})
+
+	t.Run("clusterTrustBundle sources: the CLI reads bundles as the manager does", func(t *testing.T) {
+		testClusterTrustBundles(t, c, s)
+	})
+
+	t.Run("a Secret name the manager may not write: the same rejection", func(t *testing.T) {
+		g := NewWithT(t)
+		file := filepath.Join("testdata", "render", "secret-name-not-allowed.yaml")
+		c.apply(t, file)
+		var message string
+		g.Eventually(func(g Gomega) {
+			cond := apimeta.FindStatusCondition(c.policy(g, "other-secret-name").Status.Conditions, v1alpha1.SecretsSyncedCondition)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Reason).To(Equal(v1alpha1.ReasonSecretNameNotAllowed))
+			message = cond.Message
+		}, time.Minute, 200*time.Millisecond).Should(Succeed())
+		r := c.vpol(t, "render", "-f", file)
+		g.Expect(r.code).To(Equal(1))
+		g.Expect(r.stderr).To(ContainSubstring("Rejected  SecretNameNotAllowed  " + message + "\n"))
+	})
+}
+
+// expectTheManagersSecret decodes render's output and compares it with the
+// Secret the manager wrote: the data byte for byte, and its metadata.
+func expectTheManagersSecret(g Gomega, stdout string, written *corev1.Secret) {
+	var rendered corev1.Secret
+	g.Expect(yaml.UnmarshalStrict([]byte(stdout), &rendered)).To(Succeed())
+	g.Expect(rendered.Data).To(HaveLen(len(written.Data)))
+	for k, v := range written.Data {
+		g.Expect(rendered.Data).To(HaveKey(k))
+		g.Expect(rendered.Data[k]).To(Equal(v), "key %s", k)
+	}
+	g.Expect(rendered.Annotations[v1alpha1.TrustDigestAnnotation]).To(Equal(written.Annotations[v1alpha1.TrustDigestAnnotation]))
+	g.Expect(rendered.Labels).To(Equal(written.Labels))
+	g.Expect(rendered.Type).To(Equal(written.Type))
+	g.Expect(rendered.OwnerReferences[0].Name).To(Equal(written.OwnerReferences[0].Name))
+}
+
+// clusterTrustBundle writes a v1beta1 ClusterTrustBundle manifest (the
+// version the test control plane serves).
+func clusterTrustBundle(t *testing.T, name, signer string, labels map[string]string, pem []byte) string {
+	b := &certificatesv1beta1.ClusterTrustBundle{Spec: certificatesv1beta1.ClusterTrustBundleSpec{SignerName: signer, TrustBundle: string(pem)}}
+	b.APIVersion, b.Kind = "certificates.k8s.io/v1beta1", "ClusterTrustBundle"
+	b.Name, b.Labels = name, labels
+	return asYAML(t, b)
+}
+
+// testClusterTrustBundles has the manager render a policy from a signer's
+// bundles (selected by label, in name order) and a named optional one, and
+// checks that render, given the same bundles as files, writes its Secret
+// byte for byte; that diff and check --from-cluster read them from the
+// cluster at the version discovery finds served (v1beta1 here); and that
+// status names the bundle of each certificate.
+func testClusterTrustBundles(t *testing.T, c *cluster, s *signedRegistry) {
+	g := NewWithT(t)
+	fixture := func(name string) []byte {
+		pem, err := os.ReadFile(filepath.Join("testdata", "certs", name))
+		g.Expect(err).NotTo(HaveOccurred())
+		return pem
+	}
+	prod := map[string]string{"ring": "production"}
+	bundles := writeFile(t, "bundles.yaml", strings.Join([]string{
+		clusterTrustBundle(t, "cli-test.example.com:roots:a", "cli-test.example.com/roots", prod, s.ca.PEM()),
+		clusterTrustBundle(t, "cli-test.example.com:roots:b", "cli-test.example.com/roots", prod, fixture("release-root-g2.crt")),
+		clusterTrustBundle(t, "cli-test.example.com:roots:c", "cli-test.example.com/roots", map[string]string{"ring": "staging"}, s.otherCA.PEM()),
+		clusterTrustBundle(t, "cli-test-retiring", "", nil, fixture("release-root-g3.crt")),
+	}, "---\n"))
+	policy := writeFile(t, "policy.yaml", fmt.Sprintf(`apiVersion: verification.flux-notation.io/v1alpha1
+kind: VerificationPolicy
+metadata:
+  name: cli-bundles
+spec:
+  trustPolicies:
+  - name: app
+    registryScopes: [%q]
+    signatureVerification: {level: strict}
+    trustedIdentities: ["x509.subject: C=US, ST=WA, O=verification-operator tests, CN=CLI Test Release Signing"]
+  certificates:
+  - name: roots
+    clusterTrustBundle:
+      signerName: cli-test.example.com/roots
+      labelSelector: {matchLabels: {ring: production}}
+  - name: retiring
+    clusterTrustBundle: {name: cli-test-retiring, optional: true}
+  target:
+    namespaces: [team-c]
+`, s.repo))
+	c.namespace(t, "team-c", nil)
+	c.apply(t, bundles, policy)
+	g.Eventually(func(g Gomega) {
+		p := c.policy(g, "cli-bundles")
+		g.Expect(p.Status.TrustDigest).NotTo(BeEmpty())
+		g.Expect(c.secret(g, "team-c").Annotations).To(HaveKeyWithValue(v1alpha1.TrustDigestAnnotation, p.Status.TrustDigest))
+	}, time.Minute, 200*time.Millisecond).Should(Succeed())
+
+	r := c.vpol(t, "render", "-f", policy, "--source-dir", bundles, "-n", "team-c")
+	g.Expect(r.code).To(Equal(0), r.stderr)
+	written := c.secret(g, "team-c")
+	g.Expect(written.Data).To(HaveKey("roots-1.crt"))
+	g.Expect(written.Data).To(HaveKey("roots-2.crt"))
+	g.Expect(written.Data).To(HaveKey("retiring.crt"))
+	expectTheManagersSecret(g, r.stdout, written)
+
+	r = c.vpol(t, "diff", "-f", policy)
+	g.Expect(r.code).To(Equal(0), "bundles read from the cluster: no difference\n"+r.stdout+r.stderr)
+	g.Expect(r.stdout).To(ContainSubstring("certificates: 0 added, 0 removed, 3 unchanged"))
+
+	// One more production bundle in the pull request: the files' bundles
+	// join the cluster's selection.
+	next := writeFile(t, "next.yaml", clusterTrustBundle(t, "cli-test.example.com:roots:d", "cli-test.example.com/roots", prod,
+		certs.NewCA("CLI Test Next Root").PEM()))
+	r = c.vpol(t, "diff", "-f", policy, "--source-dir", next)
+	g.Expect(r.code).To(Equal(1), r.stdout+r.stderr)
+	g.Expect(r.stdout).To(ContainSubstring("certificates: 1 added, 0 removed, 3 unchanged"))
+	g.Expect(r.stdout).To(MatchRegexp(`(?m)^  \+  roots-3\.crt  CN=CLI Test Next Root`))
+
+	r = c.vpol(t, "check", "-f", policy, "--from-cluster", "--insecure", "--docker-config", noDockerConfig(t), "--artifact", s.artifact("trusted"))
+	g.Expect(r.code).To(Equal(0), "verified with the root of a bundle in the cluster\n"+r.stdout+r.stderr)
+	g.Expect(r.stderr).To(ContainSubstring("the policy would govern no OCIRepository and no HelmChart"))
+
+	r = c.vpol(t, "status", "cli-bundles")
+	g.Expect(r.code).To(Equal(0), r.stderr)
+	g.Expect(r.stdout).To(MatchRegexp(`(?m)^  roots-1\.crt +ca +roots \(ClusterTrustBundle cli-test\.example\.com:roots:a\) +CN=CLI Test Root`))
 }

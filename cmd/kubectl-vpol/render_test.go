@@ -21,10 +21,11 @@ import (
 const now = "--now=2030-01-01T00:00:00Z"
 
 // TestRenderGolden pins render's whole output (stdout, stderr, exit code)
-// for the shipped sample and for every reason the operator rejects input
-// with. The rejection messages are the operator's (the same renderer and
-// resolver); the golden files show a reviewer what a platform engineer
-// will read.
+// for the shipped samples and for every reason the operator rejects input
+// with that needs no cluster to tell (ClusterTrustBundleAPINotServed does:
+// see internal/preview). The rejection messages are the operator's (the
+// same admission check, resolver and renderer); the golden files show a
+// reviewer what a platform engineer will read.
 func TestRenderGolden(t *testing.T) {
 	sources := filepath.Join("testdata", "sources")
 	large := oversizedSource(t)
@@ -33,9 +34,11 @@ func TestRenderGolden(t *testing.T) {
 		args []string
 	}{
 		{"render/sample", []string{"render", "-f", "../../config/samples", "--policy", "example-corp-releases", "--source-dir", sources, "-n", "flux-system", now}},
+		{"render/sample-clustertrustbundle", []string{"render", "-f", "../../config/samples", "--policy", "example-corp-trust-bundles", "--source-dir", sources, "-n", "team-bundles", now}},
 		{"render/sample-json", []string{"render", "-f", "../../config/samples/verification_v1alpha1_verificationpolicy.yaml", "--source-dir", sources, "-o", "json", now}},
 		{"render/warnings", []string{"render", "-f", "testdata/render/warnings.yaml", now}},
 		{"render/source-not-found", []string{"render", "-f", "../../config/samples/verification_v1alpha1_verificationpolicy.yaml", now}},
+		{"render/bundle-not-found", []string{"render", "-f", "../../config/samples/verification_v1alpha1_verificationpolicy_clustertrustbundle.yaml", now}},
 		{"render/source-key-not-found", []string{"render", "-f", "testdata/render/source-key-not-found.yaml", "--source-dir", sources, now}},
 		{"render/source-in-another-namespace", []string{"render", "-f", "../../config/samples/verification_v1alpha1_verificationpolicy.yaml", "--source-dir", sources, "--trust-namespace", "flux-system", now}},
 		{"render/invalid-certificate", []string{"render", "-f", "testdata/render/invalid-certificate.yaml", now}},
@@ -44,6 +47,7 @@ func TestRenderGolden(t *testing.T) {
 		{"render/duplicate-key", []string{"render", "-f", "testdata/render/duplicate-key.yaml", now}},
 		{"render/invalid-spec", []string{"render", "-f", "testdata/render/invalid-spec.yaml", now}},
 		{"render/secret-too-large", []string{"render", "-f", "testdata/render/secret-too-large.yaml", "--source-dir", large, now}},
+		{"render/secret-name-not-allowed", []string{"render", "-f", "testdata/render/secret-name-not-allowed.yaml", "--source-dir", sources, now}},
 		{"render/unknown-field", []string{"render", "-f", "testdata/render/unknown-field.yaml", now}},
 		{"render/duplicate-source", []string{"render", "-f", "../../config/samples", "-f", "testdata/render/duplicate-source.yaml", "--source-dir", sources, now}},
 		{"render/no-policy", []string{"render", "-f", sources, now}},
@@ -103,4 +107,20 @@ func TestRenderPrintsTheOperatorsSecret(t *testing.T) {
 	g.Expect(s.Data).To(HaveKey(trustconfig.TrustPolicyKey))
 	g.Expect(s.Data).To(HaveKey("release-root-g2.crt"))
 	g.Expect(bytes.Contains(s.Data[trustconfig.TrustPolicyKey], []byte(`"ca:platform-releases"`))).To(BeTrue())
+}
+
+// TestRenderTargetSecretNames: --target-secret-names means what the
+// manager's flag means; a name it lists is admitted.
+func TestRenderTargetSecretNames(t *testing.T) {
+	g := NewWithT(t)
+	args := []string{"render", "-f", "testdata/render/secret-name-not-allowed.yaml", "--source-dir", filepath.Join("testdata", "sources"), now}
+	r := vpol(t, append(args, "--target-secret-names", "notation-config,notation-cluster-roots")...)
+	g.Expect(r.code).To(Equal(0), r.stderr)
+	var s corev1.Secret
+	g.Expect(yaml.UnmarshalStrict([]byte(r.stdout), &s)).To(Succeed())
+	g.Expect(s.Name).To(Equal("notation-cluster-roots"))
+
+	r = vpol(t, append(args, "--target-secret-names", "notation-config")...)
+	g.Expect(r.code).To(Equal(1))
+	g.Expect(r.stderr).To(ContainSubstring("(--target-secret-names=notation-config)"))
 }

@@ -105,7 +105,9 @@ func (b *ClusterTrustBundles) resolve(ctx context.Context, c v1alpha1.Certificat
 	src := trustconfig.Source{Name: c.Name, Type: c.Type, FromObject: true, RequireCA: true}
 	ref := c.ClusterTrustBundle
 	if b == nil || b.Reader == nil || b.API == nil {
-		return src, fmt.Errorf("certificates[%s]: clusterTrustBundle sources cannot be read here: no ClusterTrustBundle reader (kubectl vpol does not resolve them yet)", c.Name)
+		// A wiring mistake, not bad input: the manager and kubectl vpol
+		// always give the Resolver one.
+		return src, fmt.Errorf("certificates[%s]: clusterTrustBundle sources cannot be read here: the Resolver has no ClusterTrustBundles reader", c.Name)
 	}
 	gvk, state := b.API()
 	switch state {

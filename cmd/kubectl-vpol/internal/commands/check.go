@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/cmd/kubectl-vpol/internal/artifactcheck"
 	"github.com/flux-notation/verification-operator/cmd/kubectl-vpol/internal/preview"
@@ -38,10 +39,12 @@ of each key, at most 3 signatures, audit and skip levels never failing.
 --artifact names an artifact directly; it is reached with the credentials of
 a docker config file (--docker-config; credential helpers are not run),
 --insecure (plain HTTP, as an OCIRepository's spec.insecure) and --ca-file.
---from-cluster adds the OCIRepositories the policy would govern in the
-cluster of the current kubeconfig, each reached with its own spec.secretRef,
-service account pull secrets, spec.certSecretRef and spec.insecure, as the
-operator's preflight does.
+--from-cluster adds the OCIRepositories and the HelmCharts (of OCI
+HelmRepositories) the policy would govern in the cluster of the current
+kubeconfig, each reached with its own pull secret, service account pull
+secrets, TLS certificate Secret and insecure setting, as the operator's
+preflight does; the policy's clusterTrustBundle sources are then read from
+the cluster too (the files' bundles first), at the version it serves.
 
 It prints one row per artifact (verdict, reason, signer subject) and the
 message of every artifact that does not pass. An artifact passes when it
@@ -57,7 +60,7 @@ provider's workload identity (Delegated: only Flux can check it).
 	o.in.addFlags(cmd)
 	f := cmd.Flags()
 	f.StringArrayVar(&o.artifacts, "artifact", nil, "an artifact to verify, oci://REGISTRY/REPOSITORY:TAG or oci://REGISTRY/REPOSITORY@DIGEST; repeatable")
-	f.BoolVar(&o.fromCluster, "from-cluster", false, "also verify the OCIRepositories the policy would govern in the current cluster")
+	f.BoolVar(&o.fromCluster, "from-cluster", false, "also verify the OCIRepositories and HelmCharts the policy would govern in the current cluster")
 	f.StringVar(&o.dockerConfig, "docker-config", "", "docker config file with registry credentials for --artifact (default ~/.docker/config.json, if it exists)")
 	f.BoolVar(&o.insecure, "insecure", false, "reach --artifact registries over plain HTTP")
 	f.StringVar(&o.caFile, "ca-file", "", "PEM file of CA certificates the --artifact registries' TLS certificates are trusted with, besides the system roots")
@@ -92,7 +95,18 @@ func (o *checkOptions) run(cmd *cobra.Command, e *env) error {
 		return err
 	}
 	ctx := cmd.Context()
-	out, err := preview.Render(ctx, preview.Input{Policy: p, Sources: set.Reader(nil), TrustNamespace: o.in.trustNamespace, Now: e.now})
+	var c client.Client
+	if o.fromCluster {
+		if c, err = e.newClient(); err != nil {
+			return usageError("%v", err)
+		}
+	}
+	bundles, err := clusterTrustBundles(set, p, c)
+	if err != nil {
+		return err
+	}
+	out, err := preview.Render(ctx, preview.Input{Policy: p, Sources: set.Reader(nil), ClusterTrustBundles: bundles,
+		TrustNamespace: o.in.trustNamespace, SecretNames: o.in.secretNames, Now: e.now})
 	if err != nil {
 		return err
 	}
@@ -105,16 +119,12 @@ func (o *checkOptions) run(cmd *cobra.Command, e *env) error {
 	v := verify.New(verify.Options{Timeout: o.timeout, UserAgent: "kubectl-vpol/" + e.build.Version})
 	rows := artifactcheck.Check(ctx, v, out.Rendered, artifacts, access)
 	if o.fromCluster {
-		c, err := e.newClient()
-		if err != nil {
-			return usageError("%v", err)
-		}
 		governed, err := artifactcheck.FromCluster(ctx, c, v, p, out.Rendered)
 		if err != nil {
 			return usageError("%v", err)
 		}
 		if len(governed) == 0 {
-			fmt.Fprintf(e.err, "Note: the policy would govern no OCIRepository in the cluster (spec.verify.provider notation, secretRef %s, in a targeted namespace)\n", p.SecretName())
+			fmt.Fprintf(e.err, "Note: the policy would govern no OCIRepository and no HelmChart in the cluster (spec.verify.provider notation, secretRef %s, in a targeted namespace)\n", p.SecretName())
 		}
 		rows = append(rows, governed...)
 	}

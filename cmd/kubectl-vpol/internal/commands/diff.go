@@ -12,14 +12,17 @@ func newDiff(e *env) *cobra.Command {
 		Use:   "diff -f POLICY.yaml [--source-dir DIR]",
 		Short: "Show what applying a policy would change in the cluster",
 		Long: `diff renders the policy from the files as the operator would, with its
-sources read from the files first and then from the cluster's trust
-namespace, and compares it with the cluster: the trust digest before and
-after, the certificates added and removed (subject, expiry), and the
-namespaces that would gain or lose the Secret. Nothing is written.
+sources read from the files first and then from the cluster: Secrets and
+ConfigMaps from its trust namespace, ClusterTrustBundles at the version the
+cluster serves (v1, else v1beta1; neither is the operator's
+ClusterTrustBundleAPINotServed). It compares the result with the cluster:
+the trust digest before and after, the certificates added and removed
+(subject, expiry), and the namespaces that would gain or lose the Secret.
+Nothing is written.
 
 ` + exitCodesHelp,
 		Example: `  kubectl vpol diff -f policy.yaml
-  kubectl vpol diff -f policy.yaml --source-dir trust-namespace/`,
+  kubectl vpol diff -f policy.yaml --source-dir deploy/trust/sources/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			set, p, err := in.load(e, e.err)
@@ -30,8 +33,13 @@ namespaces that would gain or lose the Secret. Nothing is written.
 			if err != nil {
 				return usageError("%v", err)
 			}
+			bundles, err := clusterTrustBundles(set, p, c)
+			if err != nil {
+				return err
+			}
 			d, err := policydiff.Compute(cmd.Context(), c, policydiff.Input{
-				Policy: p, Sources: set.Reader(c), TrustNamespace: in.trustNamespace, Now: e.now,
+				Policy: p, Sources: set.Reader(c), ClusterTrustBundles: bundles,
+				TrustNamespace: in.trustNamespace, SecretNames: in.secretNames, Now: e.now,
 			})
 			if err != nil {
 				return usageError("%v", err)

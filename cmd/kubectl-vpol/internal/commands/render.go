@@ -16,18 +16,23 @@ func newRender(e *env) *cobra.Command {
 		Use:   "render -f POLICY.yaml [--source-dir DIR]",
 		Short: "Print the Secret the operator would write for a policy, offline",
 		Long: `render resolves the policy's certificate sources from manifests in files
-(secretRef and configMapRef sources from Secrets and ConfigMaps in the trust
-namespace, as the operator reads them), renders the trust configuration with
-the operator's renderer, and prints the exact Secret the operator would write
-in each targeted namespace (-n sets its metadata.namespace).
+as the operator reads them in the cluster (secretRef and configMapRef sources
+from Secrets and ConfigMaps in the trust namespace, clusterTrustBundle sources
+from ClusterTrustBundles, certificates.k8s.io/v1 or v1beta1), renders the trust
+configuration with the operator's renderer, and prints the exact Secret the
+operator would write in each targeted namespace (-n sets its
+metadata.namespace). A target.secretName the operator may not write
+(--target-secret-names, as the manager's flag) is refused as the operator
+refuses it.
 
 Warnings are printed to stderr as the operator's Warning events say them; a
 rejection with the reason and message of the policy's SecretsSynced
 condition, and then nothing is printed on stdout. No cluster is contacted.
 
 ` + exitCodesHelp,
-		Example: `  kubectl vpol render -f policy.yaml --source-dir trust-namespace/
-  kubectl vpol render -f deploy/trust/ -o json`,
+		Example: `  kubectl vpol render -f policy.yaml --source-dir deploy/trust/sources/
+  kubectl vpol render -f deploy/trust/ -o json
+  kubectl vpol render -f policy.yaml --target-secret-names notation-config,notation-cluster-roots`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != string(printer.YAML) && output != string(printer.JSON) {
@@ -42,7 +47,8 @@ condition, and then nothing is printed on stdout. No cluster is contacted.
 				ns = ""
 			}
 			out, err := preview.Render(cmd.Context(), preview.Input{
-				Policy: p, Sources: set.Reader(nil), TrustNamespace: in.trustNamespace, Now: e.now, Namespace: ns,
+				Policy: p, Sources: set.Reader(nil), ClusterTrustBundles: set.ClusterTrustBundles(nil, nil),
+				TrustNamespace: in.trustNamespace, SecretNames: in.secretNames, Now: e.now, Namespace: ns,
 			})
 			if err != nil {
 				return err

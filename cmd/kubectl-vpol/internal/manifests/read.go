@@ -1,10 +1,10 @@
 // Package manifests reads the YAML a pull request changes into the objects
-// kubectl vpol works on: VerificationPolicies, and the Secrets and
-// ConfigMaps their certificates may reference. Files and directories are
-// found the way kubectl apply -f finds them, documents are decoded strictly
-// (a typo in a field name is an error, as the API server's strict field
-// validation makes it), and policies get the CRD's defaults, so what is
-// checked offline is what the API server would store.
+// kubectl vpol works on: VerificationPolicies, and the Secrets, ConfigMaps
+// and ClusterTrustBundles their certificates may reference. Files and
+// directories are found the way kubectl apply -f finds them, documents are
+// decoded strictly (a typo in a field name is an error, as the API server's
+// strict field validation makes it), and policies get the CRD's defaults, so
+// what is checked offline is what the API server would store.
 package manifests
 
 import (
@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 
+	certificatesv1beta1 "k8s.io/api/certificates/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -30,6 +31,9 @@ type Set struct {
 	Policies   []*v1alpha1.VerificationPolicy
 	Secrets    []*corev1.Secret
 	ConfigMaps []*corev1.ConfigMap
+	// Bundles are the ClusterTrustBundles, of either served version
+	// (bundles.go).
+	Bundles []*certificatesv1beta1.ClusterTrustBundle
 	// Notes say which documents were ignored and why.
 	Notes []string
 
@@ -157,6 +161,8 @@ func (s *Set) add(where string, doc []byte) error {
 			return err
 		}
 		return s.keep(where, "ConfigMap", cm.Namespace, cm.Name, func() { s.ConfigMaps = append(s.ConfigMaps, cm) })
+	case tm.Kind == bundleKind && slices.Contains(bundleAPIVersions, tm.APIVersion):
+		return s.addBundle(where, doc)
 	case tm.APIVersion == "v1" && tm.Kind == "List":
 		for i, item := range tm.Items {
 			raw, err := yaml.Marshal(item)
@@ -173,7 +179,7 @@ func (s *Set) add(where string, doc []byte) error {
 		if kind == "" {
 			kind = "without apiVersion and kind"
 		}
-		s.Notes = append(s.Notes, fmt.Sprintf("%s: ignored %s: only VerificationPolicies, Secrets and ConfigMaps are read", where, strings.TrimSpace(kind+" "+tm.Metadata.Name)))
+		s.Notes = append(s.Notes, fmt.Sprintf("%s: ignored %s: only VerificationPolicies, Secrets, ConfigMaps and ClusterTrustBundles (certificates.k8s.io/v1, v1beta1) are read", where, strings.TrimSpace(kind+" "+tm.Metadata.Name)))
 		return nil
 	}
 }

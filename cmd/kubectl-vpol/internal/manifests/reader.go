@@ -6,13 +6,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Reader serves the files' Secrets and ConfigMaps to the operator's own
 // source resolver (controllers/sources), so a missing object or key gets
-// exactly the operator's reason and message. What the files do not hold
+// exactly the operator's reason and message (ClusterTrustBundles too:
+// see ClusterTrustBundles). What the files do not hold
 // is read from fallback, when set (the cluster, for diff), and is
 // NotFound otherwise.
 func (s *Set) Reader(fallback client.Reader) client.Reader {
@@ -42,6 +44,11 @@ func (r *reader) Get(ctx context.Context, key client.ObjectKey, obj client.Objec
 			}
 		}
 		return r.orFallback(ctx, key, obj, "configmaps", opts)
+	case *unstructured.Unstructured:
+		if out.GroupVersionKind().GroupKind() == bundleGroupKind {
+			return r.getBundle(ctx, key, out, opts)
+		}
+		return fmt.Errorf("manifests: cannot read a %s", out.GroupVersionKind())
 	default:
 		return fmt.Errorf("manifests: cannot read a %T", obj)
 	}
@@ -54,9 +61,13 @@ func (r *reader) orFallback(ctx context.Context, key client.ObjectKey, obj clien
 	return apierrors.NewNotFound(schema.GroupResource{Resource: resource}, key.Name)
 }
 
-// List is not needed by the resolver, which reads objects by name.
-func (r *reader) List(context.Context, client.ObjectList, ...client.ListOption) error {
-	return fmt.Errorf("manifests: List is not supported")
+// List serves the resolver's one list: the ClusterTrustBundles of a
+// signerName source. Secrets and ConfigMaps are read by name.
+func (r *reader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if u, ok := list.(*unstructured.UnstructuredList); ok && u.GroupVersionKind().Group == bundleGroupKind.Group && u.GetKind() == bundleKind+"List" {
+		return r.listBundles(ctx, u, opts)
+	}
+	return fmt.Errorf("manifests: cannot list %T", list)
 }
 
 // OutsideNamespace returns a note for each Secret and ConfigMap that is not

@@ -19,7 +19,7 @@ import (
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/cmd/kubectl-vpol/internal/preview"
 	"github.com/flux-notation/verification-operator/cmd/kubectl-vpol/internal/printer"
-	"github.com/flux-notation/verification-operator/controllers/inputerror"
+	"github.com/flux-notation/verification-operator/controllers/sources"
 	"github.com/flux-notation/verification-operator/controllers/targets"
 )
 
@@ -27,10 +27,14 @@ import (
 type Input struct {
 	Policy *v1alpha1.VerificationPolicy
 	// Sources reads source Secrets and ConfigMaps: the files first, then
-	// the cluster.
-	Sources        client.Reader
-	TrustNamespace string
-	Now            time.Time
+	// the cluster; ClusterTrustBundles likewise, at the version the
+	// cluster serves.
+	Sources             client.Reader
+	ClusterTrustBundles *sources.ClusterTrustBundles
+	TrustNamespace      string
+	// SecretNames are the operator's --target-secret-names.
+	SecretNames []string
+	Now         time.Time
 }
 
 // Diff is what would change.
@@ -73,7 +77,8 @@ func Compute(ctx context.Context, c client.Reader, in Input) (*Diff, error) {
 		return nil, fmt.Errorf("reading VerificationPolicy %s: %w", p.Name, err)
 	}
 
-	out, err := preview.Render(ctx, preview.Input{Policy: p, Sources: in.Sources, TrustNamespace: in.TrustNamespace, Now: in.Now})
+	out, err := preview.Render(ctx, preview.Input{Policy: p, Sources: in.Sources, ClusterTrustBundles: in.ClusterTrustBundles,
+		TrustNamespace: in.TrustNamespace, SecretNames: in.SecretNames, Now: in.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -83,8 +88,8 @@ func Compute(ctx context.Context, c client.Reader, in Input) (*Diff, error) {
 	}
 	sel, _, err := targets.SelectNamespaces(ctx, c, p.Spec.Target)
 	if err != nil {
-		if bad, ok := inputerror.As(err); ok {
-			d.Outcome = preview.Outcome{Rejection: &preview.Rejection{Reason: bad.Reason, Message: bad.ConditionMessage(), Stalled: bad.Kind == inputerror.Stalling}}
+		if rej, ok := preview.RejectionOf(err); ok {
+			d.Outcome = preview.Outcome{Rejection: rej}
 			return d, nil
 		}
 		return nil, err

@@ -1,7 +1,8 @@
 // Package preview computes what the operator would write for a
-// VerificationPolicy, without the operator: the sources are resolved by the
-// operator's own resolver (controllers/sources), rendered by the operator's
-// renderer (trustconfig.Render) and shaped into the operator's Secret
+// VerificationPolicy, without the operator: the Secret name is admitted by
+// the operator's own check (targets.CheckSecretName), the sources are
+// resolved by the operator's own resolver (controllers/sources), rendered by
+// the operator's renderer (trustconfig.Render) and shaped into the operator's Secret
 // (targets.Template.Desired), and bad input is reported with the reason and
 // message the policy's SecretsSynced condition would carry. There is no
 // second implementation to drift from the first.
@@ -26,6 +27,12 @@ type Input struct {
 	Policy *v1alpha1.VerificationPolicy
 	// Sources reads Secrets and ConfigMaps (files, a cluster, or both).
 	Sources client.Reader
+	// ClusterTrustBundles reads clusterTrustBundle sources (files, a
+	// cluster, or both; manifests.Set.ClusterTrustBundles).
+	ClusterTrustBundles *sources.ClusterTrustBundles
+	// SecretNames are the operator's --target-secret-names: the policy's
+	// target.secretName must be one of them.
+	SecretNames []string
 	// TrustNamespace is the only namespace sources are read from, as the
 	// operator's --trust-namespace.
 	TrustNamespace string
@@ -62,21 +69,37 @@ type Outcome struct {
 // about the input (the cluster could not be reached); input the operator
 // would reject is an Outcome with a Rejection.
 func Render(ctx context.Context, in Input) (Outcome, error) {
-	resolver := &sources.Resolver{Namespace: in.TrustNamespace, Secrets: in.Sources, ConfigMaps: in.Sources}
 	p := in.Policy
-	srcs, err := resolver.Resolve(ctx, p.Spec.Certificates)
+	// In the manager's order: the Secret name is admitted before anything
+	// is read.
+	err := targets.CheckSecretName(p.SecretName(), in.SecretNames)
 	var rendered *trustconfig.Result
 	if err == nil {
-		rendered, err = trustconfig.Render(trustconfig.Input{Statements: p.Spec.TrustPolicies, Sources: srcs, Now: in.Now})
+		resolver := &sources.Resolver{Namespace: in.TrustNamespace, Secrets: in.Sources, ConfigMaps: in.Sources,
+			ClusterTrustBundles: in.ClusterTrustBundles}
+		var srcs []trustconfig.Source
+		if srcs, err = resolver.Resolve(ctx, p.Spec.Certificates); err == nil {
+			rendered, err = trustconfig.Render(trustconfig.Input{Statements: p.Spec.TrustPolicies, Sources: srcs, Now: in.Now})
+		}
 	}
 	if err != nil {
-		bad, ok := inputerror.As(err)
+		rej, ok := RejectionOf(err)
 		if !ok {
 			return Outcome{}, err
 		}
-		return Outcome{Rejection: &Rejection{Reason: bad.Reason, Message: bad.ConditionMessage(), Stalled: bad.Kind == inputerror.Stalling}}, nil
+		return Outcome{Rejection: rej}, nil
 	}
 	secret := targets.Template{Policy: p, Data: rendered.Data, TrustDigest: rendered.TrustDigest}.Desired(in.Namespace)
 	secret.APIVersion, secret.Kind = "v1", "Secret"
 	return Outcome{Rendered: rendered, Secret: secret}, nil
+}
+
+// RejectionOf returns the rejection err is, when it is input the operator
+// would refuse (an *inputerror.Error), as its condition would say it.
+func RejectionOf(err error) (*Rejection, bool) {
+	bad, ok := inputerror.As(err)
+	if !ok {
+		return nil, false
+	}
+	return &Rejection{Reason: bad.Reason, Message: bad.ConditionMessage(), Stalled: bad.Kind == inputerror.Stalling}, true
 }

@@ -38,3 +38,21 @@ func TestIssueVerdicts(t *testing.T) {
 		})
 	}
 }
+
+// Each certificate says which source (and bundle) brought it in, as
+// render's summary does; -o wide adds its digest.
+func TestCertificatesShowTheirSource(t *testing.T) {
+	g := NewWithT(t)
+	p := &v1alpha1.VerificationPolicy{}
+	p.Status.Certificates = []v1alpha1.CertificateStatus{
+		{Key: "roots-1.crt", Type: v1alpha1.CertificateTypeCA, Source: "roots (ClusterTrustBundle example.com:roots:g2)", Subject: "CN=G2", SHA256: "ab"},
+		{Key: "old.crt", Type: v1alpha1.CertificateTypeCA, Subject: "CN=G1", SHA256: "cd"},
+	}
+	s := certificatesSection(p, false)
+	g.Expect(s.Header).To(Equal([]string{"KEY", "TYPE", "SOURCE", "SUBJECT", "NOT AFTER"}))
+	g.Expect(s.Rows[0][:4]).To(Equal([]string{"roots-1.crt", "ca", "roots (ClusterTrustBundle example.com:roots:g2)", "CN=G2"}))
+	g.Expect(s.Rows[1][2]).To(Equal("-"), "no source recorded")
+	wide := certificatesSection(p, true)
+	g.Expect(wide.Header).To(HaveExactElements("KEY", "TYPE", "SOURCE", "SUBJECT", "NOT AFTER", "SHA256"))
+	g.Expect(wide.Rows[0]).To(HaveLen(6))
+}

@@ -192,13 +192,17 @@ func conditionsSection(p *v1alpha1.VerificationPolicy) Section {
 	return s
 }
 
+// certificatesSection lists the rendered certificates with their source,
+// as render's summary does: which source (and, for a clusterTrustBundle
+// source, which bundle) brought a certificate in is what tells a platform
+// engineer what to change to drop it.
 func certificatesSection(p *v1alpha1.VerificationPolicy, wide bool) Section {
-	s := Section{Title: "Certificates", Header: []string{"KEY", "TYPE", "SUBJECT", "NOT AFTER"}}
+	s := Section{Title: "Certificates", Header: []string{"KEY", "TYPE", "SOURCE", "SUBJECT", "NOT AFTER"}}
 	if wide {
 		s.Header = append(s.Header, "SHA256")
 	}
 	for _, c := range p.Status.Certificates {
-		row := []string{c.Key, string(c.Type), c.Subject, c.NotAfter.UTC().Format("2006-01-02")}
+		row := []string{c.Key, string(c.Type), orDash(c.Source), c.Subject, c.NotAfter.UTC().Format("2006-01-02")}
 		if wide {
 			row = append(row, c.SHA256)
 		}
