@@ -11,6 +11,9 @@
 #
 # Usage: hack/setup-flux.sh <dest-dir>
 # Prints nothing on a cache hit; idempotent and safe to re-run after a failure.
+# The go commands' output goes to <dest-dir>/build.log, removed on success; on
+# a failure (a module the proxy refuses, a compile error) its tail is printed
+# and the log is kept, so CI shows why and not only an exit code.
 set -euo pipefail
 
 VERSION="${FLUX_SOURCE_CONTROLLER_VERSION:-v1.9.3}"
@@ -23,14 +26,32 @@ DEST="$(cd "${DEST}" && pwd)"
 echo "flux: building source-controller ${VERSION} from the module proxy (about 6 minutes, once)" >&2
 start=${SECONDS}
 work="$(mktemp -d)"
-trap 'rm -rf "${work}"' EXIT
+log="${DEST}/build.log"
+: >"${log}"
+on_exit() {
+  local rc=$?
+  rm -rf "${work}"
+  if ((rc == 0)); then
+    rm -f "${log}"
+    return
+  fi
+  echo "flux: building source-controller ${VERSION} failed (exit ${rc}) after $((SECONDS - start)) s; the end of ${log}:" >&2
+  tail -n 40 "${log}" >&2
+}
+trap on_exit EXIT
+# logged runs a command with its output in the log, after a line naming it,
+# so the tail shows which step failed.
+logged() {
+  echo "+ $*" >>"${log}"
+  "$@" >>"${log}" 2>&1
+}
 (
   cd "${work}"
-  go mod init flux-source-controller >/dev/null 2>&1
-  go mod edit -go=1.26
+  logged go mod init flux-source-controller
+  logged go mod edit -go=1.26
   # Without this go-digest resolves to v1.0.0, whose blake3 subpackage the
   # Flux module graph needs does not compile (undefined: digest.BLAKE3).
-  go mod edit -replace github.com/opencontainers/go-digest=github.com/opencontainers/go-digest@v1.0.1-0.20220411205349-bde1400a84be
+  logged go mod edit -replace github.com/opencontainers/go-digest=github.com/opencontainers/go-digest@v1.0.1-0.20220411205349-bde1400a84be
   cat >tools.go <<'GO'
 //go:build tools
 
@@ -38,8 +59,9 @@ package tools
 
 import _ "github.com/fluxcd/source-controller"
 GO
-  go get "github.com/fluxcd/source-controller@${VERSION}" >/dev/null 2>&1
-  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "${DEST}/source-controller.tmp" github.com/fluxcd/source-controller
+  logged go get "github.com/fluxcd/source-controller@${VERSION}"
+  echo "flux: fetched the module graph in $((SECONDS - start)) s" >&2
+  logged env CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "${DEST}/source-controller.tmp" github.com/fluxcd/source-controller
   mv "${DEST}/source-controller.tmp" "${DEST}/source-controller"
 )
 echo "flux: built source-controller ${VERSION} in $((SECONDS - start)) s" >&2

@@ -25,10 +25,15 @@ type Process struct {
 }
 
 // startProcess starts binary with args and env, its output going to
-// logFile (truncated first), in its own process group so that a Ctrl-C in
-// the terminal reaches only our caller, which then stops it in order.
-func startProcess(name, binary string, args, env []string, logFile, probeAddr string) (*Process, error) {
-	log, err := os.Create(logFile)
+// logFile (truncated first, unless appendLog), in its own process group so
+// that a Ctrl-C in the terminal reaches only our caller, which then stops it
+// in order.
+func startProcess(name, binary string, args, env []string, logFile, probeAddr string, appendLog bool) (*Process, error) {
+	mode := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if appendLog {
+		mode = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
+	log, err := os.OpenFile(logFile, mode, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -127,10 +132,31 @@ func (p *Process) Kill() error {
 }
 
 // LogTail returns the last n lines of the process's log.
-func (p *Process) LogTail(n int) string {
+func (p *Process) LogTail(n int) string { return p.LogTailSince(0, n) }
+
+// LogSize is the current size of the process's log, a mark for
+// LogTailSince; 0 if it cannot be read.
+func (p *Process) LogSize() int64 {
+	fi, err := os.Stat(p.logFile)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// LogTailSince returns the last n lines the log gained after mark (a
+// LogSize), so a process shared by many tests shows only what it logged
+// during one. A log shorter than mark (rewritten since) is shown whole.
+func (p *Process) LogTailSince(mark int64, n int) string {
 	data, err := os.ReadFile(p.logFile)
 	if err != nil {
 		return err.Error()
+	}
+	if mark <= int64(len(data)) {
+		data = data[mark:]
+	}
+	if len(data) == 0 {
+		return "(nothing)"
 	}
 	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")

@@ -36,6 +36,8 @@ type SourceControllerConfig struct {
 	// operator's own RBAC is what the tests check, not Flux's).
 	Kubeconfig string
 	// Dir holds its artifact storage and its log (source-controller.log).
+	// A restart appends to the log, so what the stopped process wrote stays
+	// for the tail a failing test prints.
 	Dir string
 	// Namespace is its RUNTIME_NAMESPACE; it watches every namespace.
 	// Default flux-system.
@@ -82,7 +84,11 @@ func StartSourceController(ctx context.Context, cfg SourceControllerConfig) (*So
 	}
 	env := append(EnvWithout(os.Environ(), "KUBECONFIG", "RUNTIME_NAMESPACE"),
 		"KUBECONFIG="+cfg.Kubeconfig, "RUNTIME_NAMESPACE="+cfg.Namespace)
-	p, err := startProcess("source-controller", binary, args, env, filepath.Join(cfg.Dir, "source-controller.log"), healthAddr)
+	logFile := filepath.Join(cfg.Dir, "source-controller.log")
+	if err := markRestart(logFile); err != nil {
+		return nil, err
+	}
+	p, err := startProcess("source-controller", binary, args, env, logFile, healthAddr, true)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +98,23 @@ func StartSourceController(ctx context.Context, cfg SourceControllerConfig) (*So
 		return nil, err
 	}
 	return sc, nil
+}
+
+// markRestart appends a line saying a new process starts to a log that
+// already has lines, so a tail shows where one process ends.
+func markRestart(logFile string) error {
+	fi, err := os.Stat(logFile)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && fi.Size() == 0) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "==> source-controller started again at %s\n", time.Now().Format(time.RFC3339))
+	return errors.Join(err, f.Close())
 }
 
 // SourceControllerVersion reads the source-controller module version the

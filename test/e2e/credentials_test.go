@@ -30,6 +30,7 @@ import (
 // ClusterRole config/with-registry-credentials adds lets the operator
 // verify the artifact itself.
 func TestRegistryCredentialsAreAnExplicitGrant(t *testing.T) {
+	usesRealFlux(t)
 	ctx := context.Background()
 	g := NewWithT(t)
 	reg := registry.Start(t, registry.Options{Users: map[string]string{"flux": "s3cret"}})

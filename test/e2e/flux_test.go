@@ -43,6 +43,7 @@ type fluxCast struct {
 
 func newFluxCast(t *testing.T) *fluxCast {
 	t.Helper()
+	usesRealFlux(t)
 	ctx := context.Background()
 	g := NewWithT(t)
 	reg := registry.Start(t, registry.Options{})

@@ -55,6 +55,24 @@ func startManager(t *testing.T, args ...string) *cluster.Manager {
 	return startManagerWith(t, managerKubeconfig, args...)
 }
 
+// usesRealFlux marks a test that relies on the shared source-controller:
+// if it fails, what source-controller logged during the test is printed
+// next to the manager's log (the suite's dir, which keeps the whole log,
+// is kept when the run fails). Call it before startManager: cleanups run
+// last first, so source-controller's lines come right after the manager's.
+func usesRealFlux(t *testing.T) {
+	t.Helper()
+	mark := flux.LogSize()
+	t.Cleanup(func() {
+		if t.Failed() {
+			// flux, not a copy: stopFlux may have replaced the process;
+			// the log file is the same and restarts append to it.
+			t.Logf("source-controller (pid %d) log %s, during this test, ends with:\n%s",
+				flux.PID(), flux.LogFile(), flux.LogTailSince(mark, 40))
+		}
+	})
+}
+
 // expectNoForbidden fails if the manager was ever refused by RBAC: with
 // the shipped RBAC, nothing it does may be forbidden, not even a watch
 // whose failure would only show in its log.

@@ -62,14 +62,23 @@ func run(m *testing.M) int {
 	return code
 }
 
-func setUp(m *testing.M) (int, error) {
+func setUp(m *testing.M) (code int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "verification-operator-e2e-")
 	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(dir)
+	// dir holds source-controller's log and artifact storage: a failed run
+	// keeps it, for the whole log and what Flux stored, beyond the tails
+	// printed. Deferred first, so it runs once every process has stopped.
+	defer func() {
+		if code != 0 || err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: kept %s (source-controller's log and storage, kubeconfigs)\n", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}()
 
 	// Building the manager (a no-op when bin/manager is current) and
 	// starting the control plane are independent: overlap them.
@@ -134,7 +143,7 @@ func setUp(m *testing.M) (int, error) {
 	if err := plane.WriteImpersonatingKubeconfig(managerKubeconfig, install.User()); err != nil {
 		return 0, err
 	}
-	code := m.Run()
+	code = m.Run()
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "e2e: source-controller's log (%s) ends with:\n%s\n", flux.LogFile(), flux.LogTail(15))
 	}

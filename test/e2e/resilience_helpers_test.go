@@ -52,7 +52,7 @@ func startManagerWith(t *testing.T, kubeconfig string, args ...string) *cluster.
 			}
 		}
 		if t.Failed() {
-			t.Logf("manager (pid %d) log %s ends with:\n%s", m.PID(), m.LogFile(), m.LogTail(40))
+			t.Logf("manager (pid %d, args %q) log %s ends with:\n%s", m.PID(), m.Args, m.LogFile(), m.LogTail(40))
 		}
 	})
 	if err := m.WaitReady(context.Background(), timeout); err != nil {

@@ -21,6 +21,7 @@ import (
 // still holds the previous configuration, and the rollout completes once
 // the failing artifact is re-signed.
 func TestStagedRolloutSurvivesARestart(t *testing.T) {
+	usesRealFlux(t)
 	ctx := context.Background()
 	g := NewWithT(t)
 	reg := registry.Start(t, registry.Options{})

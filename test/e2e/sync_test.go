@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
@@ -42,6 +43,27 @@ func TestSyncStory(t *testing.T) {
 	label := uniqueLabel()
 	teams := createNamespaces(t, "team", 3, label)
 	unlabelled := createNamespaces(t, "sandbox", 1, nil)[0]
+	secretIn := func(ns string) client.ObjectKey {
+		return client.ObjectKey{Namespace: ns, Name: v1alpha1.DefaultSecretName}
+	}
+
+	// A Secret named like the policy's that the operator does not own, in a
+	// namespace it does not target. The shipped ClusterRole grants delete
+	// and update on every Secret of that name, so only the operator's own
+	// ownership checks keep it from this one, through pruning and deletion.
+	foreign := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: unlabelled, Name: v1alpha1.DefaultSecretName},
+		Data:       map[string][]byte{"root.crt": certs.NewCA("someone else's root").PEM()},
+	}
+	g.Expect(k8s.Create(ctx, foreign)).To(Succeed())
+	expectForeignUntouched := func(t *testing.T) {
+		t.Helper()
+		got := &corev1.Secret{}
+		g := NewWithT(t)
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(foreign), got)).To(Succeed(), "the Secret the operator does not own")
+		g.Expect(got.UID).To(Equal(foreign.UID), "the Secret the operator does not own was replaced")
+		g.Expect(got.ResourceVersion).To(Equal(foreign.ResourceVersion), "the Secret the operator does not own was written")
+	}
 
 	name := uniqueName("story")
 	g.Expect(k8s.Create(ctx, newPolicy(name, label,
@@ -91,6 +113,74 @@ func TestSyncStory(t *testing.T) {
 				g.Expect(conditions.IsReady(p)).To(BeTrue())
 			}, timeout, poll).Should(Succeed())
 		}},
+		step{"drift and deletion behind the operator's back are repaired", func(t *testing.T) {
+			g := NewWithT(t)
+			rendered := secretsOf(g, name)
+			edited, deleted := teams[0], teams[1]
+			// Every namespace gets the same rendered data.
+			want := rendered[edited].Data
+			g.Expect(want).To(HaveKeyWithValue("root.crt", []byte(roots.Data["root.crt"])))
+			g.Expect(rendered[deleted].Data).To(Equal(want))
+
+			// Someone swaps in a CA of their own and adds one more, in
+			// place: the labels and the digest annotation still say "ours,
+			// up to date", only the data is not.
+			intruder := certs.NewCA("not the policy's").PEM()
+			var editedRV string
+			g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				s := &corev1.Secret{}
+				if err := k8s.Get(ctx, secretIn(edited), s); err != nil {
+					return err
+				}
+				s.Data["root.crt"] = intruder
+				s.Data["extra.crt"] = intruder
+				if err := k8s.Update(ctx, s); err != nil {
+					return err
+				}
+				editedRV = s.ResourceVersion
+				return nil
+			})).To(Succeed())
+			gone := rendered[deleted]
+			g.Expect(k8s.Delete(ctx, gone, client.Preconditions{UID: &gone.UID})).To(Succeed())
+
+			g.Eventually(func(g Gomega) {
+				s := &corev1.Secret{}
+				g.Expect(k8s.Get(ctx, secretIn(edited), s)).To(Succeed())
+				g.Expect(s.ResourceVersion).NotTo(Equal(editedRV), "not written since the edit")
+				g.Expect(s.Data).To(Equal(want))
+			}, timeout, poll).Should(Succeed(), "the Secret edited in %s", edited)
+			g.Eventually(func(g Gomega) {
+				s := &corev1.Secret{}
+				g.Expect(k8s.Get(ctx, secretIn(deleted), s)).To(Succeed())
+				g.Expect(s.UID).NotTo(Equal(gone.UID))
+				g.Expect(s.Data).To(Equal(want))
+			}, timeout, poll).Should(Succeed(), "the Secret deleted in %s", deleted)
+			// Labels and digest annotation too, and nothing elsewhere.
+			waitSecrets(t, name, teams, digest)
+		}},
+		step{"a namespace no longer selected loses its Secret, and only that", func(t *testing.T) {
+			g := NewWithT(t)
+			dropped, kept := teams[len(teams)-1], teams[:len(teams)-1]
+			g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				ns := &corev1.Namespace{}
+				if err := k8s.Get(ctx, client.ObjectKey{Name: dropped}, ns); err != nil {
+					return err
+				}
+				for k := range label {
+					delete(ns.Labels, k)
+				}
+				return k8s.Update(ctx, ns)
+			})).To(Succeed())
+			g.Eventually(func() error {
+				return k8s.Get(ctx, secretIn(dropped), &corev1.Secret{})
+			}, timeout, poll).Should(Satisfy(apierrors.IsNotFound), "the Secret in %s, no longer selected", dropped)
+			teams = kept
+			waitSecrets(t, name, teams, digest)
+			g.Eventually(func(g Gomega) string {
+				return getPolicy(g, name).Status.Namespaces.Summary
+			}, timeout, poll).Should(Equal("3/3"))
+			expectForeignUntouched(t)
+		}},
 		step{"bad input keeps the last good Secrets and says why", func(t *testing.T) {
 			leaked := certs.NewCA("pasted by mistake").KeyPEM()
 			roots.Data["root.crt"] = string(leaked)
@@ -114,6 +204,7 @@ func TestSyncStory(t *testing.T) {
 				err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: v1alpha1.DefaultSecretName}, &corev1.Secret{})
 				g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "Secret left in %s: %v", ns, err)
 			}
+			expectForeignUntouched(t)
 		}},
 		step{"the manager was never refused a request", func(t *testing.T) {
 			expectNoForbidden(t, m)

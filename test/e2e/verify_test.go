@@ -25,6 +25,7 @@ import (
 // Three namespaces each pull one artifact: signed under G1, signed under
 // G2, and unsigned. The policy trusts G1, then is rotated to G2.
 func TestArtifactVerificationFollowsRotation(t *testing.T) {
+	usesRealFlux(t)
 	ctx := context.Background()
 	g := NewWithT(t)
 	reg := registry.Start(t, registry.Options{})
