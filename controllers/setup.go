@@ -1,17 +1,25 @@
 // Package controllers wires the operator's reconcilers into a manager; it
-// holds no reconciler logic. Where things live:
+// holds no reconciler logic. Where things live (README.md, "Development",
+// has the same map, and hack/docscheck checks it names every package):
 //
-//   - verificationpolicy: the sync reconciler (render, select, gate, write,
-//     advance, complete), one file per step.
-//   - artifacts: the companion reconciler (find governed OCIRepositories,
-//     ask Flux to re-verify, report verdicts).
-//   - checker: which OCIRepositories a policy governs and their verdicts,
-//     shared by the companion and the rollout gates.
-//   - discovery: which optional APIs (Flux's) are served, shared by both.
+//   - verificationpolicy: the sync reconciler, a list of named steps (admit
+//     the Secret name, render, select, gate, write, advance, complete), one
+//     file each except advanceStage and completeRollout (stage.go).
+//   - artifacts: the companion reconciler (find governed OCIRepositories and
+//     HelmCharts, ask Flux to re-verify, report verdicts).
+//   - checker: which OCIRepositories and HelmCharts a policy governs and
+//     their verdicts, shared by the companion and the rollout gates.
+//   - fluxverdict: Flux's SourceVerified judged against the trust in place
+//     (stale or current), and how to make Flux verify again (pure).
+//   - ocirepos, helmcharts: Flux's OCIRepositories and HelmCharts (with
+//     their HelmRepositories) as read from the API server, and how to reach
+//     their registry.
+//   - discovery: which optional APIs (Flux's, ClusterTrustBundles) are
+//     served, shared by both reconcilers.
 //   - trustconfig (pure rendering), sources (reading the trust namespace),
 //     targets (writing namespaces), verify (notation-go as Flux runs it),
-//     ocirepos (Flux's objects and verdicts), rollout (pure stage logic),
-//     inputerror (bad input and what fixes it).
+//     rollout (pure stage logic), inputerror (bad input and what fixes it),
+//     metricsauth (who may read /metrics).
 //   - internal/policystatus (one-request status writes, the Ready table),
 //     internal/text (bounded messages).
 package controllers

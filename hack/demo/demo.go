@@ -119,8 +119,9 @@ func (d *demo) steps() []step {
 		{fmt.Sprintf("creating VerificationPolicy %s: trust G1, target %s=true", policyName, verifyLabel), d.createPolicy},
 		{fmt.Sprintf("creating OCIRepository %q in team-a, b and c, and HelmChart %q from an OCI HelmRepository in %s (verify: notation, secretRef %s); Flux and the operator each verify", ociRepositoryName, ociRepositoryName, chartTeam, v1alpha1.DefaultSecretName), d.createOCIRepositories},
 		{"rotating the CA to G2: the new trust configuration reaches every namespace and the verdicts change", d.rotateCA},
-		{fmt.Sprintf("kubectl vpol status %s: the same story from the command line (bin/kubectl-vpol)", policyName), d.showCLIStatus},
 		{"summary", d.summary},
+		// Last: the demo ends on the policy's whole story as a user sees it.
+		{fmt.Sprintf("kubectl vpol status %s: the same story from the command line (bin/kubectl-vpol)", policyName), d.showCLIStatus},
 	}
 }
 

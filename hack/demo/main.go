@@ -4,9 +4,14 @@
 // bin/manager running as its own process under its ServiceAccount, exactly
 // as the end-to-end tests run it (both use test/cluster).
 //
-// Run it with `make demo`, which builds the control plane binaries first.
-// Files go to bin/demo/: kubeconfig (cluster admin), manager.kubeconfig
-// (the operator's ServiceAccount), manager.log and control-plane.log.
+// Run it with `make demo`. Its prerequisites (make envtest flux) compile
+// kube-apiserver, etcd and Flux's source-controller from the Go module
+// proxy once and cache them under bin/k8s/ and bin/flux/; the demo itself
+// builds bin/manager and bin/kubectl-vpol (no-ops when up to date). Files go
+// to bin/demo/: kubeconfig (cluster admin), manager.kubeconfig (the
+// operator's ServiceAccount), manager.log, control-plane.log,
+// source-controller.log and source-controller-storage/ (Flux's artifact
+// storage).
 //
 // Environment:
 //

@@ -29,8 +29,9 @@ func (d *demo) createCAs(context.Context) error {
 }
 
 // createPolicy creates the policy, trusting G1 for the team repositories,
-// and shows as it happens the Secrets appearing and the verdicts arriving:
-// team-a (signed under G1) verifies, the others do not.
+// and shows as it happens the Secrets appearing in the labelled namespaces
+// (there are no OCIRepositories or HelmCharts yet, so no verdicts: those
+// arrive in createOCIRepositories).
 func (d *demo) createPolicy(ctx context.Context) error {
 	var scopes []string
 	for _, team := range teams {
@@ -65,7 +66,8 @@ func (d *demo) createPolicy(ctx context.Context) error {
 // rotateCA replaces G1 with G2 in the policy, as a platform engineer would
 // before G1 expires. The new trust configuration reaches every namespace,
 // and the operator re-verifies at once: team-b, already signing under G2,
-// now verifies, and team-a, still signing under G1, no longer does.
+// now verifies, and team-a and team-d's chart, still signed under G1, no
+// longer do; team-c stays unsigned.
 func (d *demo) rotateCA(ctx context.Context) error {
 	start := time.Now()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -127,6 +129,10 @@ func (g goal) String() string {
 	return fmt.Sprintf("one trust digest in %s, with only %s verified, and Flux's verdicts", strings.Join(teams, ", "), strings.Join(g.verified, " and "))
 }
 
+// summary says what the demo showed: where the Secret is, what the
+// rotation changed and how long it took, and as whom the manager ran. Its
+// "done in" covers every step up to here; the kubectl vpol status step,
+// the last one, follows it.
 func (d *demo) summary(context.Context) error {
 	d.printf("    %d/%d labelled namespaces hold Secret %s; %s (not labelled) has none\n",
 		len(teams), len(teams), v1alpha1.DefaultSecretName, sandbox)

@@ -94,9 +94,11 @@ func (d *demo) pushArtifacts(ctx context.Context) error {
 }
 
 // createOCIRepositories creates, in each team namespace, the OCIRepository
-// a team writes, verifying with the Secret the policy wrote there. Flux's
-// source-controller verifies it and so does the operator; the table shows
-// both verdicts: team-a (signed under G1) verifies, the others do not.
+// a team writes (in chartTeam, a HelmChart: createHelmChart), verifying
+// with the Secret the policy wrote there. Flux's source-controller verifies
+// it and so does the operator; the table shows both verdicts: team-a and
+// team-d (both signed under G1) verify, team-b (signed under G2, not
+// trusted yet) and team-c (unsigned) do not.
 func (d *demo) createOCIRepositories(ctx context.Context) error {
 	for _, team := range teams {
 		if team == chartTeam {
