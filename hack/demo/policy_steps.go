@@ -111,7 +111,9 @@ func (g goal) reached(s snapshot) bool {
 	if !g.artifacts {
 		return true
 	}
-	if !s.artifacts || int(s.counts.Matched) != len(teams) || s.counts.Pending > 0 {
+	if !s.artifacts || int(s.counts.Matched) != len(teams) || s.counts.Pending > 0 ||
+		s.counts.FluxStale > 0 || s.counts.ForcesInFlight > 0 {
+		// The policy's own account of Flux must have caught up too.
 		return false
 	}
 	for _, team := range teams {

@@ -136,7 +136,11 @@ func readSnapshot(ctx context.Context, c client.Client, policy string) (snapshot
 			exists:    true,
 			condition: view.Condition,
 			view:      view,
-			settled:   view.Condition != nil && (req.At.IsZero() || handled == req.Token),
+			// Settled once the operator acted on the Secret's digest (it
+			// waits for the second after a change), Flux handled what it
+			// was asked, and its verdict is not one to force again.
+			settled: view.Condition != nil && src.Annotations[fluxverdict.ReverifiedDigestAnnotation] == snap.secrets[team] &&
+				(req.At.IsZero() || handled == req.Token) && !view.Stale,
 		}
 	}
 	return snap, nil
