@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
@@ -189,6 +190,26 @@ func (r *Reconciler) act(ctx context.Context, a *checker.Artifact, plan fluxverd
 		if err := r.removeSourceVerified(ctx, a); err != nil {
 			return fmt.Errorf("forcing %s %s to verify again: %w", a.Kind, a.Key(), err)
 		}
+		// The condition is gone: its record must follow, or the next pass
+		// would take the missing condition for Flux's own doing and the
+		// force for a plain request. A write in between (Flux's, or a
+		// user's) is no reason to give up: retry on the newer object.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			err := r.annotate(ctx, a, annotations)
+			if apierrors.IsConflict(err) {
+				// From the API server: the cache may not have the newer
+				// object yet.
+				if getErr := r.Checker.APIReader.Get(ctx, client.ObjectKeyFromObject(a.Object), a.Object); getErr != nil {
+					return getErr
+				}
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("annotating %s %s after forcing it: %w", a.Kind, a.Key(), err)
+		}
+		r.changes.forget(a.ID())
+		return nil
 	}
 	if err := r.annotate(ctx, a, annotations); err != nil {
 		return fmt.Errorf("annotating %s %s: %w", a.Kind, a.Key(), err)

@@ -101,6 +101,13 @@ func (v fluxView) String() string {
 	return fmt.Sprintf("SourceVerified=%s (%s): %s", v.verified.Status, v.verified.Reason, v.verified.Message)
 }
 
+// fluxAnnotations are an OCIRepository's annotations, for failure messages.
+func fluxAnnotations(g Gomega, ns, name string) map[string]string {
+	u := ocirepos.New()
+	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, u)).To(Succeed())
+	return u.GetAnnotations()
+}
+
 func readFlux(g Gomega, ns, name string) fluxView {
 	u := ocirepos.New()
 	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, u)).To(Succeed())
@@ -355,7 +362,9 @@ func TestRealFluxForceSurvivesAManagerRestart(t *testing.T) {
 	NewWithT(t).Consistently(func(g Gomega) {
 		v := readFlux(g, c.signedG1, "app")
 		g.Expect(v.requestedAt).To(Equal(token), "the restarted manager forced again")
-		g.Expect(getPolicy(g, name).Status.OCIRepositories.ForcesInFlight).To(BeEquivalentTo(1), "the force was forgotten")
+		p := getPolicy(g, name)
+		g.Expect(p.Status.OCIRepositories.ForcesInFlight).To(BeEquivalentTo(1), "the force was forgotten: %+v, issues %+v, Flux's object: %s, annotations %v",
+			p.Status.OCIRepositories, p.Status.ArtifactIssues, v, fluxAnnotations(g, c.signedG1, "app"))
 	}, 3*time.Second, poll).Should(Succeed())
 
 	startFluxAgain()
