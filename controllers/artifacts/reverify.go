@@ -12,6 +12,7 @@ import (
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -84,20 +85,24 @@ type changesSeen struct {
 type changeSeen struct {
 	digest string
 	at     time.Time
+	// baseline is Flux's SourceVerified then (fluxverdict.Baseline).
+	baseline string
 }
 
-// seen returns when digest was first seen for id, noting now if it is new.
-func (c *changesSeen) seen(id, digest string, now time.Time) time.Time {
+// seen returns when digest was first seen for id, and Flux's verdict then,
+// noting now and baseline if it is new.
+func (c *changesSeen) seen(id, digest string, now time.Time, baseline string) changeSeen {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[id]; ok && e.digest == digest {
-		return e.at
+		return e
 	}
 	if c.m == nil {
 		c.m = map[string]changeSeen{}
 	}
-	c.m[id] = changeSeen{digest: digest, at: now}
-	return now
+	e := changeSeen{digest: digest, at: now, baseline: baseline}
+	c.m[id] = e
+	return e
 }
 
 func (c *changesSeen) forget(id string) {
@@ -120,11 +125,15 @@ func (c *changesSeen) forgetOlderThan(t time.Time) {
 // fluxverdict.NotBefore: a verdict Flux gives in the change's own second
 // cannot count as current, so asking in that second would mostly earn a
 // second request. Until then the plan only waits (a held force counts as in
-// flight). plan.Seen is when the change was first seen.
+// flight). plan.Seen is when the change was first seen, and plan.Baseline
+// Flux's verdict then: Flux may verify on its own while the request waits
+// (it retries a failure with backoff), and a verdict it makes after the
+// change must not become the baseline it is compared with.
 func (r *Reconciler) when(a *checker.Artifact, digest string, plan fluxverdict.Plan, now time.Time) fluxverdict.Plan {
+	baseline := fluxverdict.Baseline(apimeta.FindStatusCondition(a.Flux.Conditions, sourcev1.SourceVerifiedCondition))
 	switch {
 	case plan.Action == fluxverdict.Mark:
-		plan.Seen = r.changes.seen(a.ID(), digest, now)
+		plan.Seen = now
 		return plan
 	case plan.Action != fluxverdict.Request && (plan.Action != fluxverdict.Force || plan.Attempt > 1):
 		// Nothing to ask, or a repeated force (its backoff is longer).
@@ -135,7 +144,8 @@ func (r *Reconciler) when(a *checker.Artifact, digest string, plan fluxverdict.P
 		plan.Seen = now
 		return plan
 	}
-	plan.Seen = r.changes.seen(a.ID(), digest, now)
+	seen := r.changes.seen(a.ID(), digest, now, baseline)
+	plan.Seen, plan.Baseline = seen.at, seen.baseline
 	if wait := fluxverdict.NotBefore(plan.Seen).Sub(now); wait > 0 {
 		return fluxverdict.Plan{Attempt: plan.Attempt, InFlight: plan.InFlight || plan.Action == fluxverdict.Force, Retry: wait}
 	}
@@ -185,6 +195,9 @@ func (r *Reconciler) act(ctx context.Context, a *checker.Artifact, plan fluxverd
 		annotations = fluxverdict.MarkAnnotations(a.Flux, digest, plan.Seen)
 	case fluxverdict.Request:
 		annotations = fluxverdict.RequestAnnotations(a.Flux, digest, now, 0, plan.Seen)
+		if plan.Baseline != "" {
+			annotations[fluxverdict.FluxBaselineAnnotation] = plan.Baseline
+		}
 	case fluxverdict.Force:
 		annotations = fluxverdict.RequestAnnotations(a.Flux, digest, now, plan.Attempt, plan.Seen)
 		if err := r.removeSourceVerified(ctx, a); err != nil {

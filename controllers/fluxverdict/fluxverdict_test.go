@@ -272,6 +272,27 @@ func TestPlanReverify(t *testing.T) {
 		g.Expect(r.Annotations).To(HaveKeyWithValue(ChangeSeenAnnotation, at.Add(-time.Second).Format(time.RFC3339Nano)), "the second force keeps the time of the change")
 	})
 
+	t.Run("a request answered with a True from the change's second is forced under Force", func(t *testing.T) {
+		g := NewWithT(t)
+		r := withSourceVerified(src(), metav1.ConditionFalse, at.Add(-time.Hour))
+		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
+		p := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)
+		g.Expect(p.Action).To(Equal(Request), "Flux verifies a False anyway")
+		apply(r, "sha256:2", p, at)
+		token := r.Annotations[meta.ReconcileRequestAnnotation]
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{}), "not answered yet")
+		// Flux verified on its own in the second of the change, then
+		// handled the request without verifying again.
+		handled(withSourceVerified(r, metav1.ConditionTrue, at.Add(-time.Second).Truncate(time.Second)), token)
+		g.Expect(Read(*r, "", "sha256:2").Stale).To(BeTrue())
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Action: Force, Attempt: 1, InFlight: true}))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyRequestReconcile, at)).To(Equal(Plan{}), "RequestReconcile reports it stale")
+		// A True Flux produced in a later second needs nothing more.
+		withSourceVerified(r, metav1.ConditionTrue, at)
+		g.Expect(Read(*r, "", "sha256:2").Verified).To(BeTrue())
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{}))
+	})
+
 	t.Run("a force is not followed up once the mode is no longer Force", func(t *testing.T) {
 		g := NewWithT(t)
 		r := verifiedEarlier()

@@ -88,9 +88,11 @@ type Plan struct {
 	// Retry is when a pending force may be repeated, or a held request
 	// made.
 	Retry time.Duration
-	// Seen is when the trust change acted on was first seen (the caller
-	// sets it; see NotBefore).
-	Seen time.Time
+	// Seen is when the trust change acted on was first seen, and Baseline
+	// Flux's SourceVerified then (the caller sets them; see NotBefore). A
+	// request records Baseline as the verdict to compare with.
+	Seen     time.Time
+	Baseline string
 }
 
 // PlanReverify decides, for s whose Secret now has digest, what to ask of
@@ -121,13 +123,27 @@ func PlanReverify(s Source, digest string, mode v1alpha1.ReverifyMode, now time.
 		}
 	}
 	attempts, _ := strconv.Atoi(s.Annotations[ForceAttemptsAnnotation])
-	if attempts == 0 || mode != v1alpha1.ReverifyForce {
-		// Nothing forced, or the user turned forcing off since: no
+	if mode != v1alpha1.ReverifyForce {
+		// The user chose not to force, or turned forcing off since: no
 		// follow-up (Read still judges the last request).
 		return Plan{}
 	}
 	req := LastRequest(s, digest)
 	c := apimeta.FindStatusCondition(s.Conditions, sourcev1.SourceVerifiedCondition)
+	if attempts == 0 {
+		// A plain request, made because Flux would verify anyway (its
+		// verdict was False or absent). If Flux answered with a True that
+		// cannot be shown to be newer than the change (it verified on its
+		// own in the change's second, before the request was recorded),
+		// Force makes it provable; Flux would not verify that True again.
+		switch {
+		case s.EveryReconcile || s.Fingerprint != "" || req.At.IsZero() || c == nil || c.Status != metav1.ConditionTrue:
+			return Plan{}
+		case c.ObservedGeneration != s.Generation || !handledSince(s.LastHandledReconcileAt, req) || freshSince(s, c, req):
+			return Plan{}
+		}
+		return Plan{Action: Force, Attempt: 1, InFlight: true}
+	}
 	answered := handledSince(s.LastHandledReconcileAt, req) && c != nil
 	switch {
 	case freshSince(s, c, req), answered && c.Status != metav1.ConditionTrue:

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	corev1 "k8s.io/api/core/v1"
 
@@ -118,8 +117,7 @@ func (r *Reconciler) gateRollout(ctx context.Context, p *pass) (bool, error) {
 func (r *Reconciler) hold(p *pass) {
 	c := conditions.Get(p.obj, v1alpha1.RolloutHeldCondition)
 	conditions.MarkFalse(p.obj, v1alpha1.SecretsSyncedCondition, c.Reason, "%s", c.Message)
-	conditions.Delete(p.obj, meta.ReconcilingCondition)
-	p.end = held
+	p.end = held // finish removes Reconciling
 	p.requeueAfter(r.RolloutRecheckInterval)
 }
 
