@@ -274,18 +274,22 @@ spec:
 `, s.repo))
 	c.namespace(t, "team-c", nil)
 	c.apply(t, bundles, policy)
+	// Wait for the whole Secret: the manager may render once before its
+	// watch has seen every bundle (the named one is optional, so a render
+	// without it is valid), then again.
+	var written *corev1.Secret
 	g.Eventually(func(g Gomega) {
 		p := c.policy(g, "cli-bundles")
 		g.Expect(p.Status.TrustDigest).NotTo(BeEmpty())
-		g.Expect(c.secret(g, "team-c").Annotations).To(HaveKeyWithValue(v1alpha1.TrustDigestAnnotation, p.Status.TrustDigest))
+		written = c.secret(g, "team-c")
+		g.Expect(written.Annotations).To(HaveKeyWithValue(v1alpha1.TrustDigestAnnotation, p.Status.TrustDigest))
+		g.Expect(written.Data).To(HaveKey("roots-1.crt"))
+		g.Expect(written.Data).To(HaveKey("roots-2.crt"))
+		g.Expect(written.Data).To(HaveKey("retiring.crt"))
 	}, time.Minute, 200*time.Millisecond).Should(Succeed())
 
 	r := c.vpol(t, "render", "-f", policy, "--source-dir", bundles, "-n", "team-c")
 	g.Expect(r.code).To(Equal(0), r.stderr)
-	written := c.secret(g, "team-c")
-	g.Expect(written.Data).To(HaveKey("roots-1.crt"))
-	g.Expect(written.Data).To(HaveKey("roots-2.crt"))
-	g.Expect(written.Data).To(HaveKey("retiring.crt"))
 	expectTheManagersSecret(g, r.stdout, written)
 
 	r = c.vpol(t, "diff", "-f", policy)
