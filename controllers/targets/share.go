@@ -3,7 +3,6 @@ package targets
 import (
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,11 +29,17 @@ const maxShared = 4096
 // sharer holds the canonical instances. One sharer serves every informer
 // of a Store; transforms run on the informers' own goroutines.
 type sharer struct {
-	mu      sync.Mutex
-	strs    map[string]string
-	dicts   map[string]map[string]string
-	owners  map[string][]metav1.OwnerReference
-	keyBuff strings.Builder
+	mu     sync.Mutex
+	strs   map[string]string
+	dicts  map[string]map[string]string
+	owners map[string][]metav1.OwnerReference
+	// key and keys are scratch space reused across calls: a lookup by
+	// string(key) does not allocate, so an object whose values are already
+	// shared (nearly all of them) costs no garbage. A restart lists every
+	// Secret at once, and building a fresh key for each was about 2 KB of
+	// garbage per Secret, which the GC let pile up into the restart's peak.
+	key  []byte
+	keys []string
 }
 
 func newSharer() *sharer {
@@ -73,18 +78,22 @@ func (s *sharer) dict(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return nil
 	}
-	s.keyBuff.Reset()
-	for _, k := range slices.Sorted(maps.Keys(m)) {
+	s.keys = s.keys[:0]
+	for k := range m {
+		s.keys = append(s.keys, k)
+	}
+	slices.Sort(s.keys)
+	s.key = s.key[:0]
+	for _, k := range s.keys {
 		// NUL separates: no label or annotation key contains it. A value
 		// that does can make two different maps meet on one key; the
 		// equality check below catches that, and it only costs sharing.
-		s.keyBuff.WriteString(k)
-		s.keyBuff.WriteByte(0)
-		s.keyBuff.WriteString(m[k])
-		s.keyBuff.WriteByte(0)
+		s.key = append(s.key, k...)
+		s.key = append(s.key, 0)
+		s.key = append(s.key, m[k]...)
+		s.key = append(s.key, 0)
 	}
-	key := s.keyBuff.String()
-	if c, ok := s.dicts[key]; ok && maps.Equal(c, m) {
+	if c, ok := s.dicts[string(s.key)]; ok && maps.Equal(c, m) {
 		return c
 	}
 	if len(s.dicts) >= maxShared {
@@ -94,7 +103,7 @@ func (s *sharer) dict(m map[string]string) map[string]string {
 	for k, v := range m {
 		c[s.str(k)] = s.str(v)
 	}
-	s.dicts[key] = c
+	s.dicts[string(s.key)] = c
 	return c
 }
 
@@ -102,22 +111,21 @@ func (s *sharer) refs(refs []metav1.OwnerReference) []metav1.OwnerReference {
 	if len(refs) == 0 {
 		return nil
 	}
-	s.keyBuff.Reset()
+	s.key = s.key[:0]
 	for _, r := range refs {
-		for _, f := range []string{r.APIVersion, r.Kind, r.Name, string(r.UID), flag(r.Controller), flag(r.BlockOwnerDeletion)} {
-			s.keyBuff.WriteString(f)
-			s.keyBuff.WriteByte(0)
+		for _, f := range [...]string{r.APIVersion, r.Kind, r.Name, string(r.UID), flag(r.Controller), flag(r.BlockOwnerDeletion)} {
+			s.key = append(s.key, f...)
+			s.key = append(s.key, 0)
 		}
 	}
-	key := s.keyBuff.String()
-	if c, ok := s.owners[key]; ok {
+	if c, ok := s.owners[string(s.key)]; ok {
 		return c
 	}
 	if len(s.owners) >= maxShared {
 		clear(s.owners)
 	}
 	c := slices.Clone(refs)
-	s.owners[key] = c
+	s.owners[string(s.key)] = c
 	return c
 }
 
