@@ -130,7 +130,6 @@ func (c *changesSeen) forgetOlderThan(t time.Time) {
 // (it retries a failure with backoff), and a verdict it makes after the
 // change must not become the baseline it is compared with.
 func (r *Reconciler) when(a *checker.Artifact, digest string, plan fluxverdict.Plan, now time.Time) fluxverdict.Plan {
-	baseline := fluxverdict.Baseline(apimeta.FindStatusCondition(a.Flux.Conditions, sourcev1.SourceVerifiedCondition))
 	switch {
 	case plan.Action == fluxverdict.Mark:
 		plan.Seen = now
@@ -144,6 +143,7 @@ func (r *Reconciler) when(a *checker.Artifact, digest string, plan fluxverdict.P
 		plan.Seen = now
 		return plan
 	}
+	baseline := fluxverdict.Baseline(apimeta.FindStatusCondition(a.Flux.Conditions, sourcev1.SourceVerifiedCondition))
 	seen := r.changes.seen(a.ID(), digest, now, baseline)
 	plan.Seen, plan.Baseline = seen.at, seen.baseline
 	if wait := fluxverdict.NotBefore(plan.Seen).Sub(now); wait > 0 {
@@ -186,6 +186,7 @@ func (r *Reconciler) proveFluxVerdicts(ctx context.Context, outcomes []checker.O
 // act carries out plan for a, whose namespace's Secret has digest.
 func (r *Reconciler) act(ctx context.Context, a *checker.Artifact, plan fluxverdict.Plan, digest string, now time.Time) error {
 	var annotations map[string]string
+	write := func() error { return r.annotate(ctx, a, annotations) }
 	switch plan.Action {
 	case fluxverdict.Nothing:
 		return nil
@@ -207,24 +208,22 @@ func (r *Reconciler) act(ctx context.Context, a *checker.Artifact, plan fluxverd
 		// would take the missing condition for Flux's own doing and the
 		// force for a plain request. A write in between (Flux's, or a
 		// user's) is no reason to give up: retry on the newer object.
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			err := r.annotate(ctx, a, annotations)
-			if apierrors.IsConflict(err) {
-				// From the API server: the cache may not have the newer
-				// object yet.
-				if getErr := r.Checker.APIReader.Get(ctx, client.ObjectKeyFromObject(a.Object), a.Object); getErr != nil {
-					return getErr
+		// (Other annotations are retried on the next pass, with its read.)
+		write = func() error {
+			return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				err := r.annotate(ctx, a, annotations)
+				if apierrors.IsConflict(err) {
+					// From the API server: the cache may not have the newer
+					// object yet.
+					if getErr := r.Checker.APIReader.Get(ctx, client.ObjectKeyFromObject(a.Object), a.Object); getErr != nil {
+						return getErr
+					}
 				}
-			}
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("annotating %s %s after forcing it: %w", a.Kind, a.Key(), err)
+				return err
+			})
 		}
-		r.changes.forget(a.ID())
-		return nil
 	}
-	if err := r.annotate(ctx, a, annotations); err != nil {
+	if err := write(); err != nil {
 		return fmt.Errorf("annotating %s %s: %w", a.Kind, a.Key(), err)
 	}
 	r.changes.forget(a.ID())
