@@ -67,20 +67,27 @@ func newSignedRegistry(t *testing.T, o registry.Options) *signedRegistry {
 
 // policyFile writes a policy trusting s.ca for the repository, strict, and
 // audit for repository "sandbox".
-func (s *signedRegistry) policyFile(t *testing.T) string {
-	t.Helper()
-	pem := "      " + strings.ReplaceAll(strings.TrimSpace(string(s.ca.PEM())), "\n", "\n      ")
-	policy := fmt.Sprintf(`apiVersion: verification.flux-notation.io/v1alpha1
+// policyHead starts a test policy named name whose first trust policy,
+// "app", trusts the test signer for s.repo; the caller goes on with more
+// trust policies or with certificates.
+func (s *signedRegistry) policyHead(name string) string {
+	return fmt.Sprintf(`apiVersion: verification.flux-notation.io/v1alpha1
 kind: VerificationPolicy
 metadata:
-  name: cli-test
+  name: %s
 spec:
   trustPolicies:
   - name: app
     registryScopes: [%q]
     signatureVerification: {level: strict}
     trustedIdentities: ["x509.subject: C=US, ST=WA, O=verification-operator tests, CN=CLI Test Release Signing"]
-  - name: sandbox
+`, name, s.repo)
+}
+
+func (s *signedRegistry) policyFile(t *testing.T) string {
+	t.Helper()
+	pem := "      " + strings.ReplaceAll(strings.TrimSpace(string(s.ca.PEM())), "\n", "\n      ")
+	policy := s.policyHead("cli-test") + fmt.Sprintf(`  - name: sandbox
     registryScopes: [%q]
     signatureVerification: {level: audit}
     trustedIdentities: ["*"]
@@ -90,7 +97,7 @@ spec:
 %s
   target:
     namespaces: [team-a]
-`, s.repo, s.reg.Reference("sandbox"), pem)
+`, s.reg.Reference("sandbox"), pem)
 	path := filepath.Join(t.TempDir(), "policy.yaml")
 	if err := os.WriteFile(path, []byte(policy), 0o644); err != nil {
 		t.Fatal(err)

@@ -41,17 +41,7 @@ func clusterPolicy(s *signedRegistry, extraRoots map[string]string, extraNamespa
 	if len(extraNamespaces) > 0 {
 		namespaces = fmt.Sprintf("    namespaces: [%s]\n", strings.Join(extraNamespaces, ", "))
 	}
-	return fmt.Sprintf(`apiVersion: verification.flux-notation.io/v1alpha1
-kind: VerificationPolicy
-metadata:
-  name: cli-cluster
-spec:
-  trustPolicies:
-  - name: app
-    registryScopes: [%q]
-    signatureVerification: {level: strict}
-    trustedIdentities: ["x509.subject: C=US, ST=WA, O=verification-operator tests, CN=CLI Test Release Signing"]
-  certificates:
+	return s.policyHead("cli-cluster") + fmt.Sprintf(`  certificates:
 %s  target:
 %s    namespaceSelector:
       matchLabels: {cli-test/verify: "true"}
@@ -61,7 +51,7 @@ spec:
     stages:
     - name: canary
       namespaces: [team-a]
-`, s.repo, certs.String(), namespaces)
+`, certs.String(), namespaces)
 }
 
 // TestAgainstTheOperator runs the operator in this process and the CLI
@@ -252,17 +242,7 @@ func testClusterTrustBundles(t *testing.T, c *cluster, s *signedRegistry) {
 		clusterTrustBundle(t, "cli-test.example.com:roots:c", "cli-test.example.com/roots", map[string]string{"ring": "staging"}, s.otherCA.PEM()),
 		clusterTrustBundle(t, "cli-test-retiring", "", nil, fixture("release-root-g3.crt")),
 	}, "---\n"))
-	policy := writeFile(t, "policy.yaml", fmt.Sprintf(`apiVersion: verification.flux-notation.io/v1alpha1
-kind: VerificationPolicy
-metadata:
-  name: cli-bundles
-spec:
-  trustPolicies:
-  - name: app
-    registryScopes: [%q]
-    signatureVerification: {level: strict}
-    trustedIdentities: ["x509.subject: C=US, ST=WA, O=verification-operator tests, CN=CLI Test Release Signing"]
-  certificates:
+	policy := writeFile(t, "policy.yaml", s.policyHead("cli-bundles")+`  certificates:
   - name: roots
     clusterTrustBundle:
       signerName: cli-test.example.com/roots
@@ -271,7 +251,7 @@ spec:
     clusterTrustBundle: {name: cli-test-retiring, optional: true}
   target:
     namespaces: [team-c]
-`, s.repo))
+`)
 	c.namespace(t, "team-c", nil)
 	c.apply(t, bundles, policy)
 	// Wait for the whole Secret: the manager may render once before its
