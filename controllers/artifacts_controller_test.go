@@ -79,9 +79,11 @@ func testVerdictsAndRotation(t *testing.T) {
 	}
 	// An OCIRepository that verifies with cosign is not governed.
 	cosign := newOCIRepository(t, ns, good, plain)
-	u := getOCIRepository(g, ns, cosign)
-	u.Object["spec"].(map[string]any)["verify"] = map[string]any{"provider": "cosign"}
-	g.Expect(k8s.Update(ctx, u)).To(Succeed())
+	g.Eventually(func(g Gomega) { // the operator annotates it too
+		u := getOCIRepository(g, ns, cosign)
+		u.Object["spec"].(map[string]any)["verify"] = map[string]any{"provider": "cosign"}
+		g.Expect(k8s.Update(ctx, u)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
 
 	got := waitArtifacts(t, p.Name, v1alpha1.ArtifactCounts{Matched: 5, Verified: 2, Failed: 3})
 	g.Expect(conditions.IsFalse(got, v1alpha1.ArtifactsVerifiedCondition)).To(BeTrue())

@@ -85,6 +85,17 @@ func updatePolicy(t *testing.T, name string, mutate func(*v1alpha1.VerificationP
 	}, timeout, poll).Should(Succeed())
 }
 
+// updateSecret applies mutate to the latest version of a Secret, retrying
+// on conflicts (the operator writes the Secrets it owns).
+func updateSecret(t *testing.T, ns, name string, mutate func(*corev1.Secret), opts ...client.UpdateOption) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
+		s := getSecret(g, ns, name)
+		mutate(s)
+		g.Expect(k8s.Update(context.Background(), s, opts...)).To(Succeed())
+	}, timeout, poll).Should(Succeed())
+}
+
 // waitReady waits until the policy has reconciled its current generation
 // and is Ready=True, and returns it.
 func waitReady(t *testing.T, name string) *v1alpha1.VerificationPolicy {

@@ -220,9 +220,11 @@ func TestSyncRestoresDrift(t *testing.T) {
 
 	// A hand edit that keeps our digest annotation is still caught: the data
 	// itself is compared by digest.
-	s.Data["root.crt"] = certs.NewCA("intruder").PEM()
-	s.Data["extra.crt"] = certs.NewCA("extra").PEM()
-	g.Expect(k8s.Update(ctx, s)).To(Succeed())
+	intruder, extra := certs.NewCA("intruder").PEM(), certs.NewCA("extra").PEM()
+	updateSecret(t, ns, "notation-config", func(s *corev1.Secret) {
+		s.Data["root.crt"] = intruder
+		s.Data["extra.crt"] = extra
+	})
 	g.Eventually(func(g Gomega) {
 		g.Expect(getSecret(g, ns, "notation-config").Data).To(Equal(want))
 	}, timeout, poll).Should(Succeed())
@@ -240,7 +242,6 @@ func TestSyncRestoresDrift(t *testing.T) {
 // seen in the metadata, read once, and restored.
 func TestAResyncReadsNoSecret(t *testing.T) {
 	g := NewWithT(t)
-	ctx := context.Background()
 	ns := newNamespace(t, nil)
 	p := newPolicy(certs.NewCA("root"), ns)
 	create(t, p)
@@ -252,9 +253,8 @@ func TestAResyncReadsNoSecret(t *testing.T) {
 	requestReconcile(t, p.Name)
 	g.Expect(writes.requestsTo(ns, "secrets")).To(Equal(before), "a resync read or wrote the Secret")
 
-	s := getSecret(g, ns, "notation-config")
-	s.Data["root.crt"] = certs.NewCA("intruder").PEM()
-	g.Expect(k8s.Update(ctx, s, client.FieldOwner("kubectl-edit"))).To(Succeed())
+	intruder := certs.NewCA("intruder").PEM()
+	updateSecret(t, ns, "notation-config", func(s *corev1.Secret) { s.Data["root.crt"] = intruder }, client.FieldOwner("kubectl-edit"))
 	g.Eventually(func(g Gomega) {
 		g.Expect(getSecret(g, ns, "notation-config").Data).To(Equal(want))
 	}, timeout, poll).Should(Succeed())
@@ -445,17 +445,15 @@ func TestSteadyStateMakesNoWrites(t *testing.T) {
 
 func TestTargetMetadataChangesWithoutFightingOtherTools(t *testing.T) {
 	g := NewWithT(t)
-	ctx := context.Background()
 	ns := newNamespace(t, nil)
 	p := newPolicy(certs.NewCA("root"), ns)
 	p.Spec.Target.Labels = map[string]string{"keep": "1", "drop": "1"}
 	create(t, p)
 	ready := waitReady(t, p.Name)
-	s := waitSecretDigest(t, ns, "notation-config", ready.Status.TrustDigest)
+	waitSecretDigest(t, ns, "notation-config", ready.Status.TrustDigest)
 
 	// Another tool annotates our Secret: that is not drift we fight.
-	s.Annotations["backup.example.com/include"] = "true"
-	g.Expect(k8s.Update(ctx, s)).To(Succeed())
+	updateSecret(t, ns, "notation-config", func(s *corev1.Secret) { s.Annotations["backup.example.com/include"] = "true" })
 
 	updatePolicy(t, p.Name, func(p *v1alpha1.VerificationPolicy) { p.Spec.Target.Labels = map[string]string{"keep": "2"} })
 	g.Eventually(func(g Gomega) {

@@ -2,21 +2,21 @@ package main
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/go-logr/logr"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -215,10 +215,18 @@ func (c *cluster) ociRepository(t *testing.T, ns, url, tag string, fluxVerified 
 	if fluxVerified == metav1.ConditionFalse {
 		cond["reason"] = "VerificationError"
 	}
-	if err := unstructured.SetNestedSlice(u.Object, []any{cond}, "status", "conditions"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.k8s.Status().Update(ctx, u); err != nil {
+	// The operator annotates the OCIRepository as soon as it sees it, so the
+	// status is written on the latest version, retrying on conflicts.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := c.k8s.Get(ctx, client.ObjectKeyFromObject(u), u); err != nil {
+			return err
+		}
+		if err := unstructured.SetNestedSlice(u.Object, []any{cond}, "status", "conditions"); err != nil {
+			return err
+		}
+		return c.k8s.Status().Update(ctx, u)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
