@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,47 +38,46 @@ import (
 const trustNamespace = "verification-operator-system"
 
 // cluster is a control plane with Flux's CRDs and the operator running in
-// this process (controllers.Setup, as the manager binary runs it), shared
-// by the tests that need one.
+// this process (controllers.Setup, as the manager binary runs it).
 type cluster struct {
 	k8s        client.Client
 	kubeconfig string
 }
 
-var (
-	clusterOnce sync.Once
-	shared      *cluster
-	clusterErr  error
-)
-
-// startCluster starts the shared cluster on first use. It fails, never
-// skips, without the envtest binaries: `make test` provides them.
+// startCluster starts a cluster of the test's own, stopped when the test
+// ends, so that a test can run again (-count) on fresh namespaces. It
+// fails, never skips, without the envtest binaries: `make test` provides
+// them.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	clusterOnce.Do(func() { shared, clusterErr = newCluster() })
-	if clusterErr != nil {
-		t.Fatal(clusterErr)
+	c, stop, err := newCluster()
+	t.Cleanup(stop)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return shared
+	return c
 }
-
-var stopCluster = func() {}
 
 func TestMain(m *testing.M) {
 	// The in-process manager logs nothing: failures show in assertions.
 	log.SetLogger(logr.Discard())
-	code := m.Run()
-	stopCluster()
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
-func newCluster() (*cluster, error) {
+func newCluster() (c *cluster, stop func(), err error) {
 	env, cfg, err := testenv.Start("test/crd/flux")
 	if err != nil {
-		return nil, err
+		return nil, func() {}, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stopCluster = func() { cancel(); _ = env.Stop() }
+	stop = func() { cancel(); _ = env.Stop() }
+	c, err = connect(ctx, env, cfg)
+	return c, stop, err
+}
+
+// connect starts the operator on the control plane and makes the
+// clients the tests and the CLI use.
+func connect(ctx context.Context, env *envtest.Environment, cfg *rest.Config) (*cluster, error) {
 	scheme, err := kube.Scheme()
 	if err != nil {
 		return nil, err
