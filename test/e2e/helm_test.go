@@ -7,6 +7,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -37,25 +38,54 @@ func newChartCast(t *testing.T, versions []string, signedBy []int) *chartCast {
 	usesRealFlux(t)
 	ctx := context.Background()
 	g := NewWithT(t)
-	c := &chartCast{reg: registry.Start(t, registry.Options{}), label: uniqueLabel(),
+	// Flux takes a chart verification error that mentions "401" (in a
+	// port, a namespace or a digest) for an authentication failure, and
+	// then reports no verdict (notation.FluxTakesForAuthError): the
+	// registry, the namespaces and the signatures are picked so that none
+	// of them does.
+	c := &chartCast{reg: chartRegistry(t), label: uniqueLabel(),
 		g1: certs.NewCA("helm e2e root G1"), g2: certs.NewCA("helm e2e root G2")}
 	remote := notation.For(c.reg)
 	c.signer1 = certs.NewCodeSigner("helm e2e release", c.g1)
 	signer2 := certs.NewCodeSigner("helm e2e release", c.g2)
-	c.ns = createNamespaces(t, "helm", len(versions), c.label)
+	c.ns = make([]string, len(versions))
+	for i := range c.ns {
+		c.ns[i] = uniqueName("helm")
+		for notation.FluxTakesForAuthError(c.ns[i]) {
+			c.ns[i] = uniqueName("helm")
+		}
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.ns[i], Labels: c.label}}
+		g.Expect(k8s.Create(ctx, ns)).To(Succeed())
+	}
 	for i, v := range versions {
 		repo := c.reg.Reference(c.ns[i] + "/charts")
 		desc, err := notation.PushChart(ctx, remote, repo, "app", v)
 		g.Expect(err).NotTo(HaveOccurred())
+		// The chart's digest depends on its name and version only.
+		g.Expect(notation.FluxTakesForAuthError(desc.Digest.String())).To(BeFalse(),
+			"chart app %s has digest %s, which Flux would take for an authentication error: use another version", v, desc.Digest)
 		switch signedBy[i] {
 		case 1:
-			_, err = notation.Sign(ctx, remote, repo+"/app", desc, c.signer1, c.g1)
+			err = notation.SignChart(ctx, remote, repo+"/app", desc, c.signer1, c.g1)
 		case 2:
-			_, err = notation.Sign(ctx, remote, repo+"/app", desc, signer2, c.g2)
+			err = notation.SignChart(ctx, remote, repo+"/app", desc, signer2, c.g2)
 		}
 		g.Expect(err).NotTo(HaveOccurred())
 	}
 	return c
+}
+
+// chartRegistry starts a registry whose address does not look like an
+// authentication error to Flux (see newChartCast).
+func chartRegistry(t *testing.T) *registry.Registry {
+	t.Helper()
+	for range 10 {
+		if r := registry.Start(t, registry.Options{}); !notation.FluxTakesForAuthError(r.Host()) {
+			return r
+		}
+	}
+	t.Fatal("no registry address without \"401\" in 10 attempts")
+	return nil
 }
 
 func (c *chartCast) policy(name string, ca *certs.Cert) *v1alpha1.VerificationPolicy {

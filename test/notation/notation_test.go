@@ -8,6 +8,7 @@ import (
 	notationregistry "github.com/notaryproject/notation-go/registry"
 	. "github.com/onsi/gomega"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	orasregistry "oras.land/oras-go/v2/registry"
 
 	"github.com/flux-notation/verification-operator/test/certs"
 	"github.com/flux-notation/verification-operator/test/registry"
@@ -99,4 +100,55 @@ func TestPluginMarkedAndCOSESignatures(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	_, err = PushSignature(ctx, rm, ref, desc, JWS, []byte("not an envelope"))
 	g.Expect(err).NotTo(HaveOccurred())
+}
+
+func TestFluxTakesForAuthError(t *testing.T) {
+	g := NewWithT(t)
+	for _, s := range []string{"127.0.0.1:40123", "sha256:84cb082eca754014b51a", "helm-1401", "unauthorized"} {
+		g.Expect(FluxTakesForAuthError(s)).To(BeTrue(), s)
+	}
+	for _, s := range []string{"127.0.0.1:43031", "sha256:a3cccebae4117ea410ad", "helm-768/charts/app:1.0.0"} {
+		g.Expect(FluxTakesForAuthError(s)).To(BeFalse(), s)
+	}
+}
+
+// TestSignUntilLeavesOneAcceptedSignature: a refused signature is deleted
+// and made again, so the artifact ends with exactly one signature, the
+// accepted one.
+func TestSignUntilLeavesOneAcceptedSignature(t *testing.T) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root := certs.NewCA("signing root")
+	leaf := certs.NewCodeSigner("release", root)
+	reg := registry.Start(t, registry.Options{})
+	rm := For(reg)
+	ref := reg.Reference("charts/app")
+	desc, err := PushChart(ctx, rm, reg.Reference("charts"), "app", "1.0.0")
+	g.Expect(err).NotTo(HaveOccurred())
+
+	var seen []ocispec.Descriptor
+	err = signUntil(ctx, rm, ref, desc, func(sig ocispec.Descriptor) bool {
+		seen = append(seen, sig)
+		return len(seen) == 3 // refuse the first two
+	}, leaf, root)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(seen).To(HaveLen(3))
+	g.Expect(seen[2].Digest).NotTo(Equal(seen[0].Digest))
+
+	repo, err := rm.Repository(ref)
+	g.Expect(err).NotTo(HaveOccurred())
+	sigs, err := orasregistry.Referrers(ctx, repo, desc, notationregistry.ArtifactTypeNotation)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(sigs).To(HaveLen(1))
+	g.Expect(sigs[0].Digest).To(Equal(seen[2].Digest))
+
+	// Signed already: a second signature would change what Flux reports.
+	g.Expect(signUntil(ctx, rm, ref, desc, func(ocispec.Descriptor) bool { return true }, leaf, root)).
+		To(MatchError(ContainSubstring("has 2 signatures, want 1")))
+	// Never accepted: it gives up.
+	other, err := PushChart(ctx, rm, reg.Reference("other"), "app", "1.0.0")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(signUntil(ctx, rm, reg.Reference("other/app"), other, func(ocispec.Descriptor) bool { return false }, leaf, root)).
+		To(MatchError(ContainSubstring("no acceptable signature")))
 }
