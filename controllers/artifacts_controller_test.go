@@ -378,7 +378,7 @@ func testForceRemovesTheOldVerdict(t *testing.T) {
 	waitArtifacts(t, f.policy, v1alpha1.ArtifactCounts{Matched: 1, Failed: 1})
 	g.Consistently(func(g Gomega) {
 		g.Expect(requestedAtOf(g, f.ns, f.repo)).To(Equal(token), "forced again after Flux reported a new verdict")
-	}, 2*time.Second, poll).Should(Succeed())
+	}, forceBackoff+time.Second, poll).Should(Succeed())
 }
 
 func testForceOnFluxWithFingerprintOnlyRequests(t *testing.T) {
@@ -414,7 +414,7 @@ func testForceAgainWhenTheOldVerdictComesBack(t *testing.T) {
 	playFlux(t, f.ns, f.repo, fluxReport{verified: removed.Status, revision: f.revision, at: removed.LastTransitionTime.Time, handled: first})
 	got := waitArtifacts(t, f.policy, v1alpha1.ArtifactCounts{Matched: 1, Failed: 1, FluxStale: 1, ForcesInFlight: 1})
 	g.Expect(issueFor(got, f.ns, f.repo).Reason).To(Equal(verifyReasonUntrusted), "our verdict leads the issue")
-	// After the backoff (2 s), the force is made again.
+	// After the backoff (forceBackoff), the force is made again.
 	g.Eventually(func(g Gomega) {
 		g.Expect(requestedAtOf(g, f.ns, f.repo)).NotTo(Equal(first))
 		g.Expect(getOCIRepository(g, f.ns, f.repo).GetAnnotations()).To(HaveKeyWithValue(fluxverdict.ForceAttemptsAnnotation, "2"))

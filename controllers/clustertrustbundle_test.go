@@ -182,13 +182,15 @@ func TestClusterTrustBundlesBySignerAndLabels(t *testing.T) {
 	q := bundlePolicy(&v1alpha1.ClusterTrustBundleSource{Name: prefix + "b"}, ns2)
 	create(t, q)
 
-	ready := waitReady(t, p.Name)
+	// The bundles were created just before the policy.
+	waitReadyWith(t, p.Name, func(g Gomega, ready *v1alpha1.VerificationPolicy) {
+		g.Expect(sourcesOf(ready)).To(Equal(map[string]string{
+			"bundle-1.crt": "bundle (ClusterTrustBundle " + prefix + "a)",
+			"bundle-2.crt": "bundle (ClusterTrustBundle " + prefix + "b)",
+			"bundle-3.crt": "bundle (ClusterTrustBundle " + prefix + "c)",
+		}))
+	})
 	waitSecretData(t, ns, map[string]*certs.Cert{"bundle-1.crt": a, "bundle-2.crt": b, "bundle-3.crt": c})
-	g.Expect(sourcesOf(ready)).To(Equal(map[string]string{
-		"bundle-1.crt": "bundle (ClusterTrustBundle " + prefix + "a)",
-		"bundle-2.crt": "bundle (ClusterTrustBundle " + prefix + "b)",
-		"bundle-3.crt": "bundle (ClusterTrustBundle " + prefix + "c)",
-	}))
 	waitReady(t, q.Name)
 	waitSecretData(t, ns2, map[string]*certs.Cert{"bundle.crt": b})
 

@@ -25,6 +25,10 @@ import (
 const (
 	timeout = 30 * time.Second
 	poll    = 100 * time.Millisecond
+	// forceBackoff is the in-process operator's wait before a second force:
+	// wider than the default 2 s, so the state between two forces lasts
+	// long enough to be seen on a loaded machine.
+	forceBackoff = 5 * time.Second
 )
 
 var nameSeq atomic.Int64
@@ -100,11 +104,21 @@ func updateSecret(t *testing.T, ns, name string, mutate func(*corev1.Secret), op
 // and is Ready=True, and returns it.
 func waitReady(t *testing.T, name string) *v1alpha1.VerificationPolicy {
 	t.Helper()
+	return waitReadyWith(t, name, func(Gomega, *v1alpha1.VerificationPolicy) {})
+}
+
+// waitReadyWith waits as waitReady does, until the Ready status also
+// passes expect. Use it for what a test asserts about objects it created
+// just before the policy: a first pass may run before the manager's
+// caches hold them all, and be Ready on fewer.
+func waitReadyWith(t *testing.T, name string, expect func(Gomega, *v1alpha1.VerificationPolicy)) *v1alpha1.VerificationPolicy {
+	t.Helper()
 	var out *v1alpha1.VerificationPolicy
 	NewWithT(t).Eventually(func(g Gomega) {
 		p := getPolicy(g, name)
 		g.Expect(p.Status.ObservedGeneration).To(Equal(p.Generation))
 		g.Expect(conditions.IsTrue(p, meta.ReadyCondition)).To(BeTrue(), "Ready: %v", conditions.Get(p, meta.ReadyCondition))
+		expect(g, p)
 		out = p
 	}, timeout, poll).Should(Succeed())
 	return out
@@ -157,7 +171,7 @@ func expectEvent(t *testing.T, policy, eventType, reason string) *corev1.Event {
 	var out *corev1.Event
 	NewWithT(t).Eventually(func(g Gomega) {
 		var list corev1.EventList
-		g.Expect(k8s.List(context.Background(), &list)).To(Succeed())
+		g.Expect(k8s.List(context.Background(), &list, client.MatchingFields{"involvedObject.name": policy})).To(Succeed())
 		for i := range list.Items {
 			e := &list.Items[i]
 			if e.InvolvedObject.Name == policy && e.InvolvedObject.Kind == v1alpha1.VerificationPolicyKind &&
@@ -177,7 +191,7 @@ func expectEventWith(t *testing.T, policy, reason string, parts ...string) {
 	t.Helper()
 	NewWithT(t).Eventually(func(g Gomega) {
 		var list corev1.EventList
-		g.Expect(k8s.List(context.Background(), &list)).To(Succeed())
+		g.Expect(k8s.List(context.Background(), &list, client.MatchingFields{"involvedObject.name": policy})).To(Succeed())
 		var messages []string
 		for _, e := range list.Items {
 			if e.InvolvedObject.Name != policy || e.InvolvedObject.Kind != v1alpha1.VerificationPolicyKind || e.Reason != reason {

@@ -30,8 +30,9 @@ func TestSyncAndRotateAcross200Namespaces(t *testing.T) {
 	p.Spec.Target.NamespaceSelector = selectorFor(label)
 	start := time.Now()
 	create(t, p)
-	ready := waitReady(t, p.Name)
-	g.Expect(ready.Status.Namespaces.Synced).To(BeEquivalentTo(n))
+	ready := waitReadyWith(t, p.Name, func(g Gomega, ready *v1alpha1.VerificationPolicy) {
+		g.Expect(ready.Status.Namespaces.Synced).To(BeEquivalentTo(n))
+	})
 	waitAllDigests(t, label, p.SecretName(), ready.Status.TrustDigest, n)
 	t.Logf("FIGURE sync: %d namespaces synced, Ready=True after %s", n, time.Since(start).Round(time.Millisecond))
 

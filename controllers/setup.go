@@ -45,6 +45,7 @@ import (
 	"github.com/flux-notation/verification-operator/controllers/artifacts"
 	"github.com/flux-notation/verification-operator/controllers/checker"
 	"github.com/flux-notation/verification-operator/controllers/discovery"
+	"github.com/flux-notation/verification-operator/controllers/fluxverdict"
 	"github.com/flux-notation/verification-operator/controllers/internal/policystatus"
 	"github.com/flux-notation/verification-operator/controllers/sources"
 	"github.com/flux-notation/verification-operator/controllers/targets"
@@ -77,6 +78,11 @@ type Options struct {
 	// TargetSecretNames are the Secret names policies may write; the
 	// ClusterRole grants Secret access for these names only.
 	TargetSecretNames []string
+	// ForceBackoff is the wait before a force Flux answered with the old
+	// verdict is made again, doubling after. Zero means
+	// fluxverdict.DefaultForceBackoff; tests of the whole operator widen it
+	// to observe the state between two forces on a loaded machine.
+	ForceBackoff time.Duration
 }
 
 // CacheOptions returns the manager cache configuration. The manager's own
@@ -203,6 +209,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		EventRecorder: recorder,
 		Status:        &policystatus.Writer{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Share: policystatus.Artifacts},
 		Now:           time.Now,
+		ForceBackoff:  cmp.Or(o.ForceBackoff, fluxverdict.DefaultForceBackoff),
 	}
 	if err := companion.SetupWithManager(mgr, store.Sources(), o.Concurrency); err != nil {
 		return fmt.Errorf("setting up the artifact verification controller: %w", err)

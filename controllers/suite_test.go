@@ -130,6 +130,7 @@ func startOperator(ctx context.Context, cfg *rest.Config, wrap func(http.RoundTr
 		APIDiscoveryInterval:   300 * time.Millisecond,
 		RolloutRecheckInterval: time.Second,
 		TargetSecretNames:      []string{v1alpha1.DefaultSecretName, "notation-trust"},
+		ForceBackoff:           forceBackoff,
 	}); err != nil {
 		return err
 	}
@@ -166,7 +167,8 @@ func (b *syncBuffer) String() string {
 // every request (reads too) per namespace and resource.
 type writeCounter struct {
 	mu       sync.Mutex
-	counts   map[string]int
+	counts   map[string]int // Secret write requests, by namespace
+	done     map[string]int // those the API server carried out (2xx)
 	requests map[string]int // "<namespace>/<resource>"
 }
 
@@ -189,19 +191,41 @@ func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 			w.requests[parts[3]+"/"+parts[4]]++
 			w.mu.Unlock()
 		}
-		if req.Method != http.MethodGet && len(parts) >= 5 && parts[2] == "namespaces" && parts[4] == "secrets" {
+		if req.Method == http.MethodGet || len(parts) < 5 || parts[2] != "namespaces" || parts[4] != "secrets" {
+			return rt.RoundTrip(req)
+		}
+		w.mu.Lock()
+		if w.counts == nil {
+			w.counts, w.done = map[string]int{}, map[string]int{}
+		}
+		w.counts[parts[3]]++
+		w.mu.Unlock()
+		resp, err := rt.RoundTrip(req)
+		if err == nil && resp.StatusCode/100 == 2 {
 			w.mu.Lock()
-			if w.counts == nil {
-				w.counts = map[string]int{}
-			}
-			w.counts[parts[3]]++
+			w.done[parts[3]]++
 			w.mu.Unlock()
 		}
-		return rt.RoundTrip(req)
+		return resp, err
 	})
 }
 
-// in returns the number of Secret writes made in the given namespaces.
+// carriedOut returns the number of Secret writes in the given namespaces
+// that the API server carried out. A create refused as AlreadyExists (the
+// manager's cache had not yet seen its own create) is a request, not a
+// write.
+func (w *writeCounter) carriedOut(namespaces ...string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, ns := range namespaces {
+		n += w.done[ns]
+	}
+	return n
+}
+
+// in returns the number of Secret write requests made in the given
+// namespaces, refused or not.
 func (w *writeCounter) in(namespaces ...string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()

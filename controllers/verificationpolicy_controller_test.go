@@ -48,10 +48,11 @@ func TestSyncWritesTheRenderedSecretToEveryTargetNamespace(t *testing.T) {
 	p.Spec.Target.Annotations = map[string]string{"example.com/note": "managed centrally"}
 	create(t, p)
 
-	got := waitReady(t, p.Name)
-	g.Expect(got.Status.Namespaces).To(Equal(v1alpha1.NamespaceCounts{Targeted: 3, Synced: 3, Summary: "3/3"}))
-	g.Expect(got.Status.NamespaceIssues).To(BeEmpty())
-	g.Expect(got.Status.Certificates).To(HaveLen(3))
+	got := waitReadyWith(t, p.Name, func(g Gomega, got *v1alpha1.VerificationPolicy) {
+		g.Expect(got.Status.Namespaces).To(Equal(v1alpha1.NamespaceCounts{Targeted: 3, Synced: 3, Summary: "3/3"}))
+		g.Expect(got.Status.NamespaceIssues).To(BeEmpty())
+		g.Expect(got.Status.Certificates).To(HaveLen(3))
+	})
 	g.Expect(conditions.IsTrue(got, v1alpha1.SecretsSyncedCondition)).To(BeTrue())
 	g.Expect(conditions.Has(got, meta.ReconcilingCondition)).To(BeFalse())
 	g.Expect(conditions.Has(got, meta.StalledCondition)).To(BeFalse())
@@ -138,12 +139,13 @@ func TestSyncSkipsTerminatingNamespaces(t *testing.T) {
 	missing := uniqueName("not-there")
 	p := newPolicy(certs.NewCA("root"), live, dying, missing)
 	create(t, p)
-	got := waitReady(t, p.Name)
-	g.Expect(got.Status.Namespaces).To(Equal(v1alpha1.NamespaceCounts{Targeted: 1, Synced: 1, Summary: "1/1"}))
-	g.Expect(got.Status.NamespaceIssues).To(ConsistOf(
-		v1alpha1.NamespaceIssue{Namespace: dying, Reason: v1alpha1.ReasonTerminating, Message: "namespace is terminating; it is skipped"},
-		HaveField("Reason", v1alpha1.ReasonNamespaceNotFound),
-	))
+	got := waitReadyWith(t, p.Name, func(g Gomega, got *v1alpha1.VerificationPolicy) {
+		g.Expect(got.Status.Namespaces).To(Equal(v1alpha1.NamespaceCounts{Targeted: 1, Synced: 1, Summary: "1/1"}))
+		g.Expect(got.Status.NamespaceIssues).To(ConsistOf(
+			v1alpha1.NamespaceIssue{Namespace: dying, Reason: v1alpha1.ReasonTerminating, Message: "namespace is terminating; it is skipped"},
+			HaveField("Reason", v1alpha1.ReasonNamespaceNotFound),
+		))
+	})
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: dying, Name: "notation-config"}, &corev1.Secret{})).NotTo(Succeed())
 
 	// The missing namespace appears later: it gets the Secret.
@@ -164,8 +166,16 @@ func TestSyncNeverTouchesASecretItDoesNotOwn(t *testing.T) {
 
 	p := newPolicy(certs.NewCA("root"), taken, free)
 	create(t, p)
-	got := waitCondition(t, p.Name, meta.ReadyCondition, metav1.ConditionFalse, v1alpha1.ReasonSecretConflict)
-	g.Expect(got.Status.Namespaces).To(Equal(v1alpha1.NamespaceCounts{Targeted: 2, Synced: 1, Conflicted: 1, Summary: "1/2"}))
+	var got *v1alpha1.VerificationPolicy
+	g.Eventually(func(g Gomega) {
+		got = getPolicy(g, p.Name)
+		c := conditions.Get(got, meta.ReadyCondition)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonSecretConflict), c.Message)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		// The second namespace was created just before the policy.
+		g.Expect(got.Status.Namespaces).To(Equal(v1alpha1.NamespaceCounts{Targeted: 2, Synced: 1, Conflicted: 1, Summary: "1/2"}))
+	}, timeout, poll).Should(Succeed())
 	g.Expect(got.Status.NamespaceIssues).To(HaveLen(1))
 	g.Expect(got.Status.NamespaceIssues[0].Namespace).To(Equal(taken))
 	g.Expect(got.Status.NamespaceIssues[0].Reason).To(Equal(v1alpha1.ReasonSecretConflict))
@@ -435,8 +445,8 @@ func TestSteadyStateMakesNoWrites(t *testing.T) {
 		waitSecretDigest(t, ns, "notation-config", ready.Status.TrustDigest)
 	}
 
+	g.Expect(writes.carriedOut(namespaces...)).To(Equal(len(namespaces)), "one create per namespace")
 	before := writes.in(namespaces...)
-	g.Expect(before).To(Equal(len(namespaces)), "one create per namespace")
 	for range 3 {
 		requestReconcile(t, p.Name)
 	}

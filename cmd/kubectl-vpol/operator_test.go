@@ -93,7 +93,9 @@ func TestAgainstTheOperator(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		counts := c.policy(g, "cli-cluster").Status.OCIRepositories
 		g.Expect(counts.Matched).To(BeEquivalentTo(2))
+		g.Expect(counts.Verified).To(BeEquivalentTo(1))
 		g.Expect(counts.Failed).To(BeEquivalentTo(1))
+		g.Expect(counts.Pending).To(BeZero())
 	}, time.Minute, 200*time.Millisecond).Should(Succeed())
 
 	t.Run("status", func(t *testing.T) {

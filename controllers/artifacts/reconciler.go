@@ -40,6 +40,9 @@ type Reconciler struct {
 	// from them, in one request.
 	Status *policystatus.Writer
 	Now    func() time.Time
+	// ForceBackoff is the wait before a force Flux answered with the old
+	// verdict is made again (fluxverdict.PlanReverify); it doubles after.
+	ForceBackoff time.Duration
 
 	// lastOutcome remembers each OCIRepository's last operator-side outcome,
 	// to emit an event on a change rather than on every pass.

@@ -54,7 +54,7 @@ func (r *Reconciler) reverify(ctx context.Context, artifacts []*checker.Artifact
 			continue
 		}
 		digest := s.Annotations[v1alpha1.TrustDigestAnnotation]
-		plan := r.when(a, digest, fluxverdict.PlanReverify(a.Flux, digest, mode, now), now)
+		plan := r.when(a, digest, fluxverdict.PlanReverify(a.Flux, digest, mode, now, r.ForceBackoff), now)
 		res.plans[a.ID()] = plan
 		res.retryIn(plan.Retry)
 		if err := r.act(ctx, a, plan, digest, now); err != nil {

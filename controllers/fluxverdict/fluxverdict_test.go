@@ -111,13 +111,13 @@ func TestATrustChangeUnderNoneIsStale(t *testing.T) {
 	seen := time.Date(2026, 11, 1, 12, 0, 0, 300_000_000, time.UTC)
 	r := withSourceVerified(src(), metav1.ConditionTrue, seen.Add(-time.Hour))
 	r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
-	p := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, seen)
+	p := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, seen, DefaultForceBackoff)
 	g.Expect(p.Action).To(Equal(Mark))
 	a := MarkAnnotations(*r, "sha256:2", seen)
 	g.Expect(a).NotTo(HaveKey(meta.ReconcileRequestAnnotation), "nothing is asked of Flux")
 	r.Annotations = a
 	g.Expect(Read(*r, "", "sha256:2").Stale).To(BeTrue())
-	g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, seen.Add(time.Hour))).To(Equal(Plan{}))
+	g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, seen.Add(time.Hour), DefaultForceBackoff)).To(Equal(Plan{}))
 
 	user := seen.Add(time.Minute).Format(time.RFC3339Nano)
 	handled(r, user)
@@ -143,7 +143,7 @@ func TestRecordClearsTheLastRequest(t *testing.T) {
 	g.Expect(r.Annotations).To(Equal(map[string]string{ReverifiedDigestAnnotation: "sha256:2", meta.ReconcileRequestAnnotation: at.Format(time.RFC3339Nano)}),
 		"the user-visible requestedAt stays; our bookkeeping goes")
 	g.Expect(LastRequest(*r, "sha256:2").At.IsZero()).To(BeTrue())
-	g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at.Add(time.Hour))).To(Equal(Plan{}), "no force to follow up")
+	g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at.Add(time.Hour), DefaultForceBackoff)).To(Equal(Plan{}), "no force to follow up")
 }
 
 // Flux does not reconcile a suspended object: nothing is asked of it, and
@@ -154,11 +154,11 @@ func TestASuspendedSourceIsNotAsked(t *testing.T) {
 	r := withSourceVerified(src(), metav1.ConditionTrue, at.Add(-time.Hour))
 	r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
 	r.Suspended = true
-	g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{}))
+	g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{}))
 	g.Expect(PlanProof(*r, "sha256:1", v1alpha1.ReverifyForce)).To(Equal(Plan{}))
 	g.Expect(Read(*r, "", "sha256:2").Stale).To(BeTrue())
 	r.Suspended = false
-	g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at).Action).To(Equal(Force), "asked once it resumes")
+	g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff).Action).To(Equal(Force), "asked once it resumes")
 }
 
 func TestNotBefore(t *testing.T) {
@@ -205,13 +205,13 @@ func TestPlanReverify(t *testing.T) {
 	t.Run("first sight, then a change, per mode", func(t *testing.T) {
 		g := NewWithT(t)
 		r := verifiedEarlier()
-		g.Expect(PlanReverify(*r, "", v1alpha1.ReverifyForce, at).Action).To(Equal(Nothing), "no Secret yet")
-		g.Expect(PlanReverify(*r, "sha256:1", v1alpha1.ReverifyForce, at).Action).To(Equal(Record), "first sight is no change")
+		g.Expect(PlanReverify(*r, "", v1alpha1.ReverifyForce, at, DefaultForceBackoff).Action).To(Equal(Nothing), "no Secret yet")
+		g.Expect(PlanReverify(*r, "sha256:1", v1alpha1.ReverifyForce, at, DefaultForceBackoff).Action).To(Equal(Record), "first sight is no change")
 		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
-		g.Expect(PlanReverify(*r, "sha256:1", v1alpha1.ReverifyForce, at)).To(Equal(Plan{}))
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, at).Action).To(Equal(Mark), "a change, noted")
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyRequestReconcile, at).Action).To(Equal(Request))
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Action: Force, Attempt: 1}))
+		g.Expect(PlanReverify(*r, "sha256:1", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{}))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, at, DefaultForceBackoff).Action).To(Equal(Mark), "a change, noted")
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyRequestReconcile, at, DefaultForceBackoff).Action).To(Equal(Request))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{Action: Force, Attempt: 1}))
 	})
 
 	t.Run("Force on Flux v1.10+ only requests: the fingerprint changes", func(t *testing.T) {
@@ -219,40 +219,40 @@ func TestPlanReverify(t *testing.T) {
 		r := verifiedEarlier()
 		r.Fingerprint = "sha256:old"
 		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at).Action).To(Equal(Request))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff).Action).To(Equal(Request))
 	})
 
 	t.Run("Force only requests when Flux verifies anyway", func(t *testing.T) {
 		g := NewWithT(t)
 		failed := withSourceVerified(src(), metav1.ConditionFalse, at)
 		failed.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
-		g.Expect(PlanReverify(*failed, "sha256:2", v1alpha1.ReverifyForce, at).Action).To(Equal(Request))
+		g.Expect(PlanReverify(*failed, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff).Action).To(Equal(Request))
 		none := src()
 		none.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
-		g.Expect(PlanReverify(*none, "sha256:2", v1alpha1.ReverifyForce, at).Action).To(Equal(Request))
+		g.Expect(PlanReverify(*none, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff).Action).To(Equal(Request))
 	})
 
 	t.Run("a force is in flight until Flux reports a new verdict, in the second of the force", func(t *testing.T) {
 		g := NewWithT(t)
 		r := verifiedEarlier()
 		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
-		p := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)
+		p := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)
 		apply(r, "sha256:2", p, at)
 		g.Expect(r.Annotations).To(HaveKeyWithValue(FluxBaselineAnnotation, "none"))
 		g.Expect(r.Annotations).To(HaveKeyWithValue(ForcedVerdictAnnotation, "True/Succeeded/2026-11-01T11:00:00Z"))
 		g.Expect(r.Annotations).To(HaveKeyWithValue(ForceAttemptsAnnotation, "1"))
 		token := r.Annotations[meta.ReconcileRequestAnnotation]
 
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Attempt: 1, InFlight: true}), "Flux has not reconciled")
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{Attempt: 1, InFlight: true}), "Flux has not reconciled")
 		g.Expect(Read(*r, "", "sha256:2")).To(Equal(View{}), "no verdict: neither verified nor stale")
 		handled(r, token)
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at).InFlight).To(BeTrue(), "reconciled, no verdict yet")
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff).InFlight).To(BeTrue(), "reconciled, no verdict yet")
 
 		// Flux verifies again in the very second of the force: fresh.
 		withSourceVerified(r, metav1.ConditionFalse, at.Truncate(time.Second))
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Attempt: 1}))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{Attempt: 1}))
 		withSourceVerified(r, metav1.ConditionTrue, at.Truncate(time.Second))
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Attempt: 1}))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{Attempt: 1}))
 		v := Read(*r, "", "sha256:2")
 		g.Expect(v.Verified).To(BeTrue())
 		g.Expect(v.Stale).To(BeFalse())
@@ -262,13 +262,13 @@ func TestPlanReverify(t *testing.T) {
 		g := NewWithT(t)
 		r := verifiedEarlier()
 		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
-		apply(r, "sha256:2", PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at), at)
+		apply(r, "sha256:2", PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff), at)
 		handled(withSourceVerified(r, metav1.ConditionTrue, at.Add(-time.Second).Truncate(time.Second)), r.Annotations[meta.ReconcileRequestAnnotation])
 		g.Expect(Read(*r, "", "sha256:2").Stale).To(BeTrue(), "it cannot be shown to be newer than the change")
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at).Retry).To(Equal(forceBackoff), "after the backoff")
-		again := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at.Add(forceBackoff))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff).Retry).To(Equal(DefaultForceBackoff), "after the backoff")
+		again := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at.Add(DefaultForceBackoff), DefaultForceBackoff)
 		g.Expect(again).To(Equal(Plan{Action: Force, Attempt: 2, InFlight: true}))
-		apply(r, "sha256:2", again, at.Add(forceBackoff))
+		apply(r, "sha256:2", again, at.Add(DefaultForceBackoff))
 		g.Expect(r.Annotations).To(HaveKeyWithValue(ChangeSeenAnnotation, at.Add(-time.Second).Format(time.RFC3339Nano)), "the second force keeps the time of the change")
 	})
 
@@ -276,21 +276,21 @@ func TestPlanReverify(t *testing.T) {
 		g := NewWithT(t)
 		r := withSourceVerified(src(), metav1.ConditionFalse, at.Add(-time.Hour))
 		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
-		p := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)
+		p := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)
 		g.Expect(p.Action).To(Equal(Request), "Flux verifies a False anyway")
 		apply(r, "sha256:2", p, at)
 		token := r.Annotations[meta.ReconcileRequestAnnotation]
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{}), "not answered yet")
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{}), "not answered yet")
 		// Flux verified on its own in the second of the change, then
 		// handled the request without verifying again.
 		handled(withSourceVerified(r, metav1.ConditionTrue, at.Add(-time.Second).Truncate(time.Second)), token)
 		g.Expect(Read(*r, "", "sha256:2").Stale).To(BeTrue())
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{Action: Force, Attempt: 1, InFlight: true}))
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyRequestReconcile, at)).To(Equal(Plan{}), "RequestReconcile reports it stale")
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{Action: Force, Attempt: 1, InFlight: true}))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyRequestReconcile, at, DefaultForceBackoff)).To(Equal(Plan{}), "RequestReconcile reports it stale")
 		// A True Flux produced in a later second needs nothing more.
 		withSourceVerified(r, metav1.ConditionTrue, at)
 		g.Expect(Read(*r, "", "sha256:2").Verified).To(BeTrue())
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{}))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{}))
 	})
 
 	t.Run("a force is not followed up once the mode is no longer Force", func(t *testing.T) {
@@ -298,13 +298,13 @@ func TestPlanReverify(t *testing.T) {
 		r := verifiedEarlier()
 		removed := r.Conditions[0]
 		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
-		apply(r, "sha256:2", PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at), at)
+		apply(r, "sha256:2", PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff), at)
 		r.Conditions = []metav1.Condition{removed}
 		handled(r, r.Annotations[meta.ReconcileRequestAnnotation])
 		later := at.Add(time.Hour)
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, later).Action).To(Equal(Force))
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, later)).To(Equal(Plan{}))
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyRequestReconcile, later)).To(Equal(Plan{}))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, later, DefaultForceBackoff).Action).To(Equal(Force))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, later, DefaultForceBackoff)).To(Equal(Plan{}))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyRequestReconcile, later, DefaultForceBackoff)).To(Equal(Plan{}))
 		g.Expect(Read(*r, "", "sha256:2").Stale).To(BeTrue(), "still judged: the old verdict is stale")
 	})
 
@@ -314,7 +314,7 @@ func TestPlanReverify(t *testing.T) {
 		removed := r.Conditions[0]
 		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
 		now := at
-		p := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, now)
+		p := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, now, DefaultForceBackoff)
 		for attempt := 1; attempt <= MaxForceAttempts; attempt++ {
 			g.Expect(p.Action).To(Equal(Force), "attempt %d", attempt)
 			g.Expect(p.Attempt).To(Equal(attempt))
@@ -329,14 +329,14 @@ func TestPlanReverify(t *testing.T) {
 			if attempt == MaxForceAttempts {
 				break
 			}
-			wait := forceBackoff << (attempt - 1)
-			early := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, now.Add(wait-time.Millisecond))
+			wait := DefaultForceBackoff << (attempt - 1)
+			early := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, now.Add(wait-time.Millisecond), DefaultForceBackoff)
 			g.Expect(early.Action).To(Equal(Nothing), "backoff before attempt %d", attempt+1)
 			g.Expect(early.Retry).To(Equal(time.Millisecond))
 			now = now.Add(wait)
-			p = PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, now)
+			p = PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, now, DefaultForceBackoff)
 		}
-		final := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, now.Add(time.Hour))
+		final := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, now.Add(time.Hour), DefaultForceBackoff)
 		g.Expect(final).To(Equal(Plan{Attempt: MaxForceAttempts, GaveUp: true}))
 	})
 
@@ -344,9 +344,9 @@ func TestPlanReverify(t *testing.T) {
 		g := NewWithT(t)
 		r := verifiedEarlier()
 		r.Annotations = map[string]string{ReverifiedDigestAnnotation: "sha256:1"}
-		apply(r, "sha256:2", PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at), at)
+		apply(r, "sha256:2", PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff), at)
 		// Everything a new process knows is on the object.
-		later := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at.Add(time.Hour))
+		later := PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at.Add(time.Hour), DefaultForceBackoff)
 		g.Expect(later.Action).To(Equal(Nothing))
 		g.Expect(later.InFlight).To(BeTrue())
 	})
@@ -381,7 +381,7 @@ func TestAChartVerdictIsFreshOnceHandled(t *testing.T) {
 		return s
 	}
 	s := chart()
-	p := PlanReverify(*s, "sha256:2", v1alpha1.ReverifyForce, at)
+	p := PlanReverify(*s, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)
 	g.Expect(p).To(Equal(Plan{Action: Request}), "a chart is never forced")
 	s.Annotations = RequestAnnotations(*s, "sha256:2", at, 0, at)
 	req := LastRequest(*s, "sha256:2")
@@ -395,7 +395,7 @@ func TestAChartVerdictIsFreshOnceHandled(t *testing.T) {
 	s.Conditions = append(s.Conditions, metav1.Condition{Type: sourcev1.FetchFailedCondition, Status: metav1.ConditionTrue, Reason: "AuthenticationFailed"})
 	v = Read(*s, "", "sha256:2")
 	g.Expect(v.Stale).To(BeTrue(), "a fetch failure leaves an old verdict: not fresh")
-	g.Expect(PlanReverify(*s, "sha256:2", v1alpha1.ReverifyForce, at)).To(Equal(Plan{}), "and still not forced")
+	g.Expect(PlanReverify(*s, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{}), "and still not forced")
 }
 
 // TestPlanProof: an artifact the operator cannot verify itself gets one
@@ -431,5 +431,5 @@ func TestPlanProof(t *testing.T) {
 	g.Expect(PlanProof(*r, digest, v1alpha1.ReverifyForce)).To(Equal(Plan{}), "asked once per digest")
 	handled(withSourceVerified(r, metav1.ConditionTrue, at.Add(time.Second)), r.Annotations[ReverifyRequestedAtAnnotation])
 	g.Expect(Read(*r, "", digest).Verified).To(BeTrue(), "Flux's new verdict is provably current")
-	g.Expect(PlanReverify(*r, digest, v1alpha1.ReverifyForce, at.Add(2*time.Second))).To(Equal(Plan{Attempt: 1}))
+	g.Expect(PlanReverify(*r, digest, v1alpha1.ReverifyForce, at.Add(2*time.Second), DefaultForceBackoff)).To(Equal(Plan{Attempt: 1}))
 }

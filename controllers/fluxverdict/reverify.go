@@ -51,8 +51,10 @@ var requestAnnotations = []string{ReverifyRequestedAtAnnotation, FluxBaselineAnn
 const (
 	// MaxForceAttempts bounds the forces for one trust digest.
 	MaxForceAttempts = 5
-	// forceBackoff is the wait before the second force; it doubles after.
-	forceBackoff = 2 * time.Second
+	// DefaultForceBackoff is the usual wait before the second force (it
+	// doubles after): long enough for a reconcile of Flux's that was in
+	// flight when the verdict was removed to finish and be seen.
+	DefaultForceBackoff = 2 * time.Second
 )
 
 // Action is what to do about an OCIRepository now that its Secret has a
@@ -96,8 +98,9 @@ type Plan struct {
 }
 
 // PlanReverify decides, for s whose Secret now has digest, what to ask of
-// Flux in mode at now.
-func PlanReverify(s Source, digest string, mode v1alpha1.ReverifyMode, now time.Time) Plan {
+// Flux in mode at now. A force Flux answered with the old verdict is made
+// again backoff after it, then after twice as long each time.
+func PlanReverify(s Source, digest string, mode v1alpha1.ReverifyMode, now time.Time, backoff time.Duration) Plan {
 	seen := s.Annotations[ReverifiedDigestAnnotation]
 	switch {
 	case digest == "" || s.Suspended:
@@ -158,7 +161,7 @@ func PlanReverify(s Source, digest string, mode v1alpha1.ReverifyMode, now time.
 	// Flux reconciled after the force and shows the removed verdict (a
 	// reconcile in flight when it was removed wrote it back) or a True that
 	// cannot be shown to be newer than the change: force again.
-	wait := forceBackoff << (attempts - 1)
+	wait := backoff << (attempts - 1)
 	if elapsed := now.Sub(req.At); elapsed < wait {
 		return Plan{Attempt: attempts, InFlight: true, Retry: wait - elapsed}
 	}

@@ -412,7 +412,7 @@ func TestClusterTrustBundleAPI(t *testing.T) {
 			done := make(chan struct{})
 			go func() { defer close(done); _ = apis.Start(ctx) }()
 			g.Eventually(func() discovery.State { _, s := ClusterTrustBundleAPI(apis); return s }).
-				ShouldNot(Equal(discovery.Unknown))
+				WithTimeout(30 * time.Second).ShouldNot(Equal(discovery.Unknown))
 			cancel()
 			<-done
 			gvk, state := ClusterTrustBundleAPI(apis)

@@ -101,7 +101,7 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 		}
 		return out
 	}
-	g.Eventually(keys).Should(ConsistOf("a/notation-config", "b/notation-config", "a/notation-trust"))
+	g.Eventually(keys).WithTimeout(30 * time.Second).Should(ConsistOf("a/notation-config", "b/notation-config", "a/notation-trust"))
 
 	// The two notation-config Secrets share their labels in the cache
 	// (share.go); what the Store hands out is a copy, so a caller changing
@@ -123,7 +123,7 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 	// Changes reach it; a Secret of ours under another name does not.
 	g.Expect(userClient.Create(ctx, ours("b", "notation-config-2"))).To(Succeed(), "create is not narrowed by name")
 	g.Expect(admin.Delete(ctx, ours("a", "notation-trust"))).To(Succeed())
-	g.Eventually(keys).Should(ConsistOf("a/notation-config", "b/notation-config"))
+	g.Eventually(keys).WithTimeout(30 * time.Second).Should(ConsistOf("a/notation-config", "b/notation-config"))
 
 	// The data is known intact from managedFields while only our field
 	// manager wrote it, and no longer once another manager changes it.
@@ -137,20 +137,20 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 		g.Expect(m.ManagedFields).To(BeEmpty(), "managed fields are not kept")
 		return m
 	}
-	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"root.crt", "trustpolicy.json"}) }).Should(BeTrue())
+	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"root.crt", "trustpolicy.json"}) }).WithTimeout(30 * time.Second).Should(BeTrue())
 	g.Expect(DataIntact(cached(g), []string{"trustpolicy.json"})).To(BeFalse(), "another set of keys")
 	edited := written.DeepCopy()
 	g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(written), edited)).To(Succeed())
 	edited.Data["root.crt"] = []byte("someone else's")
 	g.Expect(admin.Update(ctx, edited, client.FieldOwner("kubectl-edit"))).To(Succeed())
-	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"root.crt", "trustpolicy.json"}) }).Should(BeFalse(),
+	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"root.crt", "trustpolicy.json"}) }).WithTimeout(30 * time.Second).Should(BeFalse(),
 		"a foreign manager's edit of the data is seen in the metadata")
 	// And a removed key, by whichever manager, leaves our set.
 	g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(written), edited)).To(Succeed())
 	delete(edited.Data, "root.crt")
 	edited.Data["trustpolicy.json"] = []byte("{}")
 	g.Expect(userClient.Update(ctx, edited, client.FieldOwner(fieldOwner))).To(Succeed())
-	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"trustpolicy.json"}) }).Should(BeTrue())
+	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"trustpolicy.json"}) }).WithTimeout(30 * time.Second).Should(BeTrue())
 
 	// Controllers wait for the Store's sources: they sync only once the
 	// Store has started.

@@ -63,7 +63,10 @@ func (r *replica) requests(match func(cluster.APIRequest) bool) []cluster.APIReq
 	return out
 }
 
-func isWrite(r cluster.APIRequest) bool { return r.IsWrite() }
+// isWrite is a write the API server carried out. A refused one is not: two
+// replicas starting at once may both try to create the lease, and the
+// loser's create fails with AlreadyExists.
+func isWrite(r cluster.APIRequest) bool { return r.IsWrite() && r.Succeeded() }
 
 func isLeaseWrite(r cluster.APIRequest) bool {
 	return r.IsWrite() && r.Succeeded() && r.Group == coordinationv1.GroupName && r.Resource == "leases" && r.Name == leaseName
@@ -103,20 +106,24 @@ func tally(reqs []cluster.APIRequest) string {
 func TestOnlyTheLeaderWrites(t *testing.T) {
 	const (
 		n             = 50
-		leaseDuration = 4 * time.Second
+		leaseDuration = 8 * time.Second
+		renewDeadline = 6 * time.Second
 		retryPeriod   = time.Second
 		// A replica without the lease looks at it every retryPeriod plus up
 		// to 1.2 times as much (client-go's jitter). It counts the lease
 		// duration from when it saw the last renewal, which is at most one
 		// such retry after the renewal, and takes the lease at most one
-		// retry after the duration has passed.
+		// retry after the duration has passed; 5 s more for the requests
+		// and for scheduling on a loaded machine.
 		jitteredRetry = retryPeriod * 22 / 10
-		handoverBound = leaseDuration + 2*jitteredRetry + time.Second
+		handoverBound = leaseDuration + 2*jitteredRetry + 5*time.Second
 	)
 	leaderArgs := []string{
 		"--leader-elect",
 		"--leader-election-lease-duration=" + leaseDuration.String(),
-		"--leader-election-renew-deadline=3s",
+		// A leader that cannot renew for renewDeadline gives up and exits:
+		// 6 s leaves room for a slow API server on two busy cores.
+		"--leader-election-renew-deadline=" + renewDeadline.String(),
 		"--leader-election-retry-period=" + retryPeriod.String(),
 	}
 	ctx := context.Background()

@@ -28,8 +28,11 @@ import (
 	"github.com/flux-notation/verification-operator/test/cluster"
 )
 
-// setupTimeout bounds building the manager and starting the control plane.
-const setupTimeout = 5 * time.Minute
+// setupTimeout bounds building the manager and starting the control plane
+// and source-controller. On a cold build cache the manager's -trimpath build
+// shares nothing with the test builds and recompiles every dependency while
+// other packages test beside it (cluster.BuildManager allows it 10 minutes).
+const setupTimeout = 15 * time.Minute
 
 var (
 	// k8s is the tests' own client, as cluster admin and uncached, so

@@ -79,8 +79,12 @@ func TestSyncStory(t *testing.T) {
 			digest = wantDigest(t, p, root.PEM(), partner.PEM())
 			g := NewWithT(t)
 			g.Expect(p.Status.TrustDigest).To(Equal(digest))
-			g.Expect(p.Status.Namespaces.Summary).To(Equal("3/3"))
 			secrets := waitSecrets(t, name, teams, digest)
+			// The namespaces were created just before the policy: a first
+			// pass may run before the manager's cache has them all.
+			g.Eventually(func(g Gomega) string {
+				return getPolicy(g, name).Status.Namespaces.Summary
+			}, timeout, poll).Should(Equal("3/3"))
 			for _, s := range secrets {
 				g.Expect(s.Name).To(Equal(v1alpha1.DefaultSecretName))
 				g.Expect(s.Data).To(HaveKeyWithValue("root.crt", root.PEM()))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -54,6 +55,12 @@ func StartWith(o Options) (*envtest.Environment, *rest.Config, error) {
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     dirs,
 		ErrorIfCRDPathMissing: true,
+		// envtest's defaults (20 s to start each of etcd and kube-apiserver,
+		// 10 s for CRDs to be served) are too short for a cold start on two
+		// cores shared with another test package: test/cluster uses the same.
+		ControlPlaneStartTimeout: time.Minute,
+		ControlPlaneStopTimeout:  30 * time.Second,
+		CRDInstallOptions:        envtest.CRDInstallOptions{MaxTime: time.Minute},
 	}
 	api := env.ControlPlane.GetAPIServer()
 	if !o.WithoutClusterTrustBundles {

@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -34,7 +35,7 @@ func TestDefaultInstallOnAPIServer(t *testing.T) {
 	rendered := kustomizeBuild(t, "config/default")
 	samples := kustomizeBuild(t, "config/samples")
 
-	env := &envtest.Environment{}
+	env := &envtest.Environment{ControlPlaneStartTimeout: time.Minute, ControlPlaneStopTimeout: 30 * time.Second}
 	cfg, err := env.Start()
 	g.Expect(err).NotTo(HaveOccurred(), "start envtest")
 	t.Cleanup(func() { _ = env.Stop() })
@@ -62,7 +63,15 @@ func TestDefaultInstallOnAPIServer(t *testing.T) {
 		if obj.GetKind() == "Namespace" || obj.GetKind() == "CustomResourceDefinition" {
 			continue
 		}
-		g.Expect(c.Create(ctx, obj.DeepCopy(), client.DryRunAll)).To(Succeed(), "dry-run %s %s", obj.GetKind(), obj.GetName())
+		// A CRD can be Established a moment before discovery serves its
+		// kind: only "no match" is retried, any other error fails at once.
+		g.Eventually(func() error {
+			err := c.Create(ctx, obj.DeepCopy(), client.DryRunAll)
+			if err != nil && !apimeta.IsNoMatchError(err) {
+				return StopTrying("the API server refused it").Wrap(err)
+			}
+			return err
+		}).WithContext(ctx).Should(Succeed(), "dry-run %s %s", obj.GetKind(), obj.GetName())
 	}
 	g.Expect(warnings.get()).To(BeEmpty(), "API server warnings")
 
