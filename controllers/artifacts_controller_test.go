@@ -3,6 +3,8 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-notation/verification-operator/api/v1alpha1"
 	"github.com/flux-notation/verification-operator/controllers/fluxverdict"
@@ -356,6 +359,7 @@ func (f *forceFixture) rotate(t *testing.T) {
 func testForceRemovesTheOldVerdict(t *testing.T) {
 	g := NewWithT(t)
 	f := newForceFixture(t, false)
+	inFlight := watchForcesInFlight(t, f.policy)
 	f.rotate(t)
 	// The default mode: the old SourceVerified=True is removed, and Flux is
 	// asked to reconcile; until it reports, the force is in flight.
@@ -368,10 +372,17 @@ func testForceRemovesTheOldVerdict(t *testing.T) {
 		g.Expect(a).To(HaveKeyWithValue(fluxverdict.ForceAttemptsAnnotation, "1"))
 		g.Expect(a).To(HaveKeyWithValue(fluxverdict.FluxBaselineAnnotation, "none"))
 	}, timeout, poll).Should(Succeed())
-	inFlight := waitArtifacts(t, f.policy, v1alpha1.ArtifactCounts{Matched: 1, Failed: 1, ForcesInFlight: 1})
-	g.Expect(conditions.GetMessage(inFlight, v1alpha1.ArtifactsVerifiedCondition)).To(ContainSubstring("waiting for Flux to re-verify 1"))
+	waiting := waitArtifacts(t, f.policy, v1alpha1.ArtifactCounts{Matched: 1, Failed: 1, ForcesInFlight: 1})
+	g.Expect(conditions.GetMessage(waiting, v1alpha1.ArtifactsVerifiedCondition)).To(ContainSubstring("waiting for Flux to re-verify 1"))
 	// Only SourceVerified went: the artifact Flux pulled is still there.
 	g.Expect(getOCIRepository(g, f.ns, f.repo).Object["status"]).To(HaveKey("artifact"))
+	// From the first status that counts the force (held to the next
+	// second) until Flux answers, every status written counts it: a
+	// manager killed after any one of them leaves the force on record.
+	seen := inFlight()
+	first := slices.Index(seen, 1)
+	g.Expect(first).NotTo(Equal(-1), "forcesInFlight written: %v", seen)
+	g.Expect(seen[first:]).To(HaveEach(BeEquivalentTo(1)), "forcesInFlight written: %v", seen)
 
 	// Flux verifies again with the new trust: failed, and current.
 	playFlux(t, f.ns, f.repo, fluxReport{verified: metav1.ConditionFalse, revision: f.revision, at: time.Now(), handled: token})
@@ -464,4 +475,36 @@ func testReSignedArtifactIsSeenSoon(t *testing.T) {
 		g.Expect(issueFor(getPolicy(g, p.Name), ns, l)).To(BeNil())
 	}, 60*time.Second, time.Second).Should(Succeed(), "a failed verdict is re-checked within a minute")
 	t.Logf("FIGURE re-signed artifact verified %s after its re-signature, unasked", time.Since(start).Round(time.Second))
+}
+
+// watchForcesInFlight records status.ociRepositories.forcesInFlight of
+// every version of the policy written from now on, until the test ends;
+// the returned function gives what was recorded so far.
+func watchForcesInFlight(t *testing.T, policy string) func() []int32 {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := k8sWatch.Watch(ctx, &v1alpha1.VerificationPolicyList{}, client.MatchingFields{"metadata.name": policy})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range w.ResultChan() {
+			if p, ok := e.Object.(*v1alpha1.VerificationPolicy); ok {
+				mu.Lock()
+				seen = append(seen, p.Status.OCIRepositories.ForcesInFlight)
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { w.Stop(); cancel(); <-done })
+	return func() []int32 {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
 }

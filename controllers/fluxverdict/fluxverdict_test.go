@@ -211,7 +211,7 @@ func TestPlanReverify(t *testing.T) {
 		g.Expect(PlanReverify(*r, "sha256:1", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{}))
 		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyNone, at, DefaultForceBackoff).Action).To(Equal(Mark), "a change, noted")
 		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyRequestReconcile, at, DefaultForceBackoff).Action).To(Equal(Request))
-		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{Action: Force, Attempt: 1}))
+		g.Expect(PlanReverify(*r, "sha256:2", v1alpha1.ReverifyForce, at, DefaultForceBackoff)).To(Equal(Plan{Action: Force, Attempt: 1, InFlight: true}), "in flight from the pass that makes it")
 	})
 
 	t.Run("Force on Flux v1.10+ only requests: the fingerprint changes", func(t *testing.T) {

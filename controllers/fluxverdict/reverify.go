@@ -117,8 +117,10 @@ func PlanReverify(s Source, digest string, mode v1alpha1.ReverifyMode, now time.
 		case mode == v1alpha1.ReverifyForce && !s.EveryReconcile && s.Fingerprint == "" && !isRemovalMoot(s):
 			// Flux before v1.10 keeps an old OCIRepository
 			// SourceVerified=True on a requested reconcile: remove it so
-			// Flux verifies again.
-			return Plan{Action: Force, Attempt: 1}
+			// Flux verifies again. In flight from this pass on, as every
+			// later pass reads it from the annotations the force writes: a
+			// status written by this pass must not say otherwise.
+			return Plan{Action: Force, Attempt: 1, InFlight: true}
 		default:
 			// v1.10+ records a fingerprint and re-verifies when it changes;
 			// HelmCharts verify on every reconcile.
