@@ -92,15 +92,28 @@ func TestManagerServesProbesAndStopsCleanly(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, o) }()
 
-	for _, path := range []string{"/healthz", "/readyz"} {
+	// Each probe gets an answer within seconds, or the poll is repeated; a
+	// manager that has stopped ends the wait with its error. /readyz waits
+	// for the informers, which a loaded machine can take a while to sync.
+	probe := &http.Client{Timeout: 5 * time.Second}
+	for _, p := range []struct {
+		path string
+		wait time.Duration
+	}{{"/healthz", 30 * time.Second}, {"/readyz", 2 * time.Minute}} {
+		path := p.path
 		g.Eventually(func() (int, error) {
-			resp, err := http.Get(fmt.Sprintf("http://%s%s", probeAddr, path))
+			select {
+			case err := <-done:
+				return 0, StopTrying("the manager stopped").Wrap(fmt.Errorf("run: %v", err))
+			default:
+			}
+			resp, err := probe.Get(fmt.Sprintf("http://%s%s", probeAddr, path))
 			if err != nil {
 				return 0, err
 			}
 			defer resp.Body.Close()
 			return resp.StatusCode, nil
-		}, 30*time.Second, 100*time.Millisecond).Should(Equal(http.StatusOK), path)
+		}, p.wait, 100*time.Millisecond).Should(Equal(http.StatusOK), path)
 	}
 
 	cancel()
