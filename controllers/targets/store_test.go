@@ -143,7 +143,7 @@ func TestStoreWorksWithSecretAccessByNameOnly(t *testing.T) {
 	g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(written), edited)).To(Succeed())
 	edited.Data["root.crt"] = []byte("someone else's")
 	g.Expect(admin.Update(ctx, edited, client.FieldOwner("kubectl-edit"))).To(Succeed())
-	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"root.crt", "trustpolicy.json"}) }).WithTimeout(30 * time.Second).Should(BeFalse(),
+	g.Eventually(func(g Gomega) bool { return DataIntact(cached(g), []string{"root.crt", "trustpolicy.json"}) }).WithTimeout(30*time.Second).Should(BeFalse(),
 		"a foreign manager's edit of the data is seen in the metadata")
 	// And a removed key, by whichever manager, leaves our set.
 	g.Expect(admin.Get(ctx, client.ObjectKeyFromObject(written), edited)).To(Succeed())
