@@ -26,9 +26,11 @@ const (
 	timeout = 30 * time.Second
 	poll    = 100 * time.Millisecond
 	// forceBackoff is the in-process operator's wait before a second force:
-	// wider than the default 2 s, so the state between two forces lasts
-	// long enough to be seen on a loaded machine.
-	forceBackoff = 5 * time.Second
+	// far wider than the default 2 s, so the state between two forces
+	// (Flux wrote the old verdict back; the force is repeated later) lasts
+	// long enough to be seen on a loaded machine. 5 s was not (a CI run
+	// beside two other test runs missed it).
+	forceBackoff = 15 * time.Second
 )
 
 var nameSeq atomic.Int64
