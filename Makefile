@@ -61,7 +61,9 @@ fmt: ## Run gofmt.
 	gofmt -l -w $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
 .PHONY: vet
-vet: ## Run go vet.
+vet: ## Run go vet, and fail on any file gofmt would change.
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt would change (run make fmt):"; echo "$$unformatted"; exit 1; fi
 	@start=$$(date +%s); go vet ./... && echo "==> go vet took $$(( $$(date +%s) - start )) s"
 
 .PHONY: envtest
