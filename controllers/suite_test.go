@@ -214,24 +214,19 @@ func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 // that the API server carried out. A create refused as AlreadyExists (the
 // manager's cache had not yet seen its own create) is a request, not a
 // write.
-func (w *writeCounter) carriedOut(namespaces ...string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := 0
-	for _, ns := range namespaces {
-		n += w.done[ns]
-	}
-	return n
-}
+func (w *writeCounter) carriedOut(namespaces ...string) int { return w.sum(w.done, namespaces) }
 
 // in returns the number of Secret write requests made in the given
 // namespaces, refused or not.
-func (w *writeCounter) in(namespaces ...string) int {
+func (w *writeCounter) in(namespaces ...string) int { return w.sum(w.counts, namespaces) }
+
+// sum adds up one of the counters' namespaces.
+func (w *writeCounter) sum(counts map[string]int, namespaces []string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := 0
 	for _, ns := range namespaces {
-		n += w.counts[ns]
+		n += counts[ns]
 	}
 	return n
 }

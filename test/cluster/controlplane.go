@@ -49,11 +49,11 @@ func StartControlPlane(o ControlPlaneOptions) (*ControlPlane, error) {
 			"which build kube-apiserver and etcd into bin/k8s/<version> and point KUBEBUILDER_ASSETS there")
 	}
 	if o.StartTimeout == 0 {
-		o.StartTimeout = time.Minute
+		o.StartTimeout = testenv.StartTimeout
 	}
 	env := &envtest.Environment{
 		ControlPlaneStartTimeout: o.StartTimeout,
-		ControlPlaneStopTimeout:  30 * time.Second,
+		ControlPlaneStopTimeout:  testenv.StopTimeout,
 	}
 	// ClusterTrustBundles, which the operator reads as certificate sources.
 	testenv.ServeClusterTrustBundles(env.ControlPlane.GetAPIServer())

@@ -3,7 +3,6 @@ package cluster
 import (
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -23,7 +22,7 @@ func (c *ControlPlane) InstallCRDs(dirs ...string) error {
 		Paths:              paths,
 		ErrorIfPathMissing: true,
 		// Discovery can lag on a loaded machine; envtest's default is 10 s.
-		MaxTime: time.Minute,
+		MaxTime: testenv.CRDInstallTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("installing CRDs from %v: %w", dirs, err)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -54,8 +53,7 @@ func newChartCast(t *testing.T, versions []string, signedBy []int) *chartCast {
 		for notation.FluxTakesForAuthError(c.ns[i]) {
 			c.ns[i] = uniqueName("helm")
 		}
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.ns[i], Labels: c.label}}
-		g.Expect(k8s.Create(ctx, ns)).To(Succeed())
+		createNamespace(t, c.ns[i], c.label)
 	}
 	for i, v := range versions {
 		repo := c.reg.Reference(c.ns[i] + "/charts")
@@ -76,16 +74,15 @@ func newChartCast(t *testing.T, versions []string, signedBy []int) *chartCast {
 }
 
 // chartRegistry starts a registry whose address does not look like an
-// authentication error to Flux (see newChartCast).
+// authentication error to Flux (see newChartCast), stopped when t ends.
 func chartRegistry(t *testing.T) *registry.Registry {
 	t.Helper()
-	for range 10 {
-		if r := registry.Start(t, registry.Options{}); !notation.FluxTakesForAuthError(r.Host()) {
-			return r
-		}
+	r, err := notation.NewChartRegistry(registry.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no registry address without \"401\" in 10 attempts")
-	return nil
+	t.Cleanup(r.Close)
+	return r
 }
 
 func (c *chartCast) policy(name string, ca *certs.Cert) *v1alpha1.VerificationPolicy {

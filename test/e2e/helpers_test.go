@@ -100,12 +100,18 @@ func createNamespaces(t *testing.T, prefix string, n int, labels map[string]stri
 	names := make([]string, n)
 	for i := range names {
 		names[i] = uniqueName(prefix)
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: names[i], Labels: labels}}
-		if err := k8s.Create(context.Background(), ns); err != nil {
-			t.Fatal(err)
-		}
+		createNamespace(t, names[i], labels)
 	}
 	return names
+}
+
+// createNamespace creates namespace name with labels.
+func createNamespace(t *testing.T, name string, labels map[string]string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // newPolicy returns a policy that sends the given certificates to every

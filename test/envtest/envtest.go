@@ -43,6 +43,15 @@ type Options struct {
 	CertDir string
 }
 
+// The timeouts for control planes on this machine. envtest's defaults (20 s
+// to start each of etcd and kube-apiserver, 10 s for CRDs to be served) are
+// too short for a cold start on two cores shared with another test package.
+const (
+	StartTimeout      = time.Minute
+	StopTimeout       = 30 * time.Second
+	CRDInstallTimeout = time.Minute
+)
+
 // StartWith starts a control plane as Start does, tuned by o.
 func StartWith(o Options) (*envtest.Environment, *rest.Config, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
@@ -53,14 +62,11 @@ func StartWith(o Options) (*envtest.Environment, *rest.Config, error) {
 		dirs = append(dirs, filepath.Join(RepoRoot(), d))
 	}
 	env := &envtest.Environment{
-		CRDDirectoryPaths:     dirs,
-		ErrorIfCRDPathMissing: true,
-		// envtest's defaults (20 s to start each of etcd and kube-apiserver,
-		// 10 s for CRDs to be served) are too short for a cold start on two
-		// cores shared with another test package: test/cluster uses the same.
-		ControlPlaneStartTimeout: time.Minute,
-		ControlPlaneStopTimeout:  30 * time.Second,
-		CRDInstallOptions:        envtest.CRDInstallOptions{MaxTime: time.Minute},
+		CRDDirectoryPaths:        dirs,
+		ErrorIfCRDPathMissing:    true,
+		ControlPlaneStartTimeout: StartTimeout,
+		ControlPlaneStopTimeout:  StopTimeout,
+		CRDInstallOptions:        envtest.CRDInstallOptions{MaxTime: CRDInstallTimeout},
 	}
 	api := env.ControlPlane.GetAPIServer()
 	if !o.WithoutClusterTrustBundles {

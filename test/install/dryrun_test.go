@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	testenv "github.com/flux-notation/verification-operator/test/envtest"
 )
 
 // TestDefaultInstallOnAPIServer creates everything config/default renders,
@@ -35,7 +37,7 @@ func TestDefaultInstallOnAPIServer(t *testing.T) {
 	rendered := kustomizeBuild(t, "config/default")
 	samples := kustomizeBuild(t, "config/samples")
 
-	env := &envtest.Environment{ControlPlaneStartTimeout: time.Minute, ControlPlaneStopTimeout: 30 * time.Second}
+	env := &envtest.Environment{ControlPlaneStartTimeout: testenv.StartTimeout, ControlPlaneStopTimeout: testenv.StopTimeout}
 	cfg, err := env.Start()
 	g.Expect(err).NotTo(HaveOccurred(), "start envtest")
 	t.Cleanup(func() { _ = env.Stop() })

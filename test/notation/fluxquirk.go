@@ -2,14 +2,16 @@ package notation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	notationregistry "github.com/notaryproject/notation-go/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/registry"
+	orasregistry "oras.land/oras-go/v2/registry"
 
 	"github.com/flux-notation/verification-operator/test/certs"
+	"github.com/flux-notation/verification-operator/test/registry"
 )
 
 // authErrorWords are what source-controller's HelmChart reconciler (v1.9.3,
@@ -34,6 +36,20 @@ func FluxTakesForAuthError(s string) bool {
 	return false
 }
 
+// NewChartRegistry starts a registry as registry.New does, at an address
+// Flux cannot take for an authentication error (a chart verification error
+// names the registry's host and port), closing each one refused.
+func NewChartRegistry(o registry.Options) (*registry.Registry, error) {
+	for range 10 {
+		r, err := registry.New(o)
+		if err != nil || !FluxTakesForAuthError(r.Host()) {
+			return r, err
+		}
+		r.Close()
+	}
+	return nil, errors.New("no registry address Flux would not take for an authentication error in 10 attempts")
+}
+
 // SignChart signs a chart as Sign does, and signs it again (deleting the
 // signature) until the signature manifest's digest, which a verification
 // failure names ("failed to verify signature with digest ..."), has none
@@ -56,7 +72,7 @@ func signUntil(ctx context.Context, r Remote, repository string, desc ocispec.De
 		if _, err := Sign(ctx, r, repository, desc, leaf, chain...); err != nil {
 			return err
 		}
-		sigs, err := registry.Referrers(ctx, repo, desc, notationregistry.ArtifactTypeNotation)
+		sigs, err := orasregistry.Referrers(ctx, repo, desc, notationregistry.ArtifactTypeNotation)
 		if err != nil {
 			return fmt.Errorf("listing the signatures of %s: %w", repository, err)
 		}
